@@ -1,0 +1,14 @@
+#include "orchestrator/registry.h"
+
+#include <mutex>
+
+namespace faultline {
+
+void RegisterEverything() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Each part adds its Register* call here (declared in its own header).
+  });
+}
+
+}  // namespace faultline
