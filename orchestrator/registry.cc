@@ -2,12 +2,15 @@
 
 #include <mutex>
 
+#include "faults/ssh_transport.h"
+
 namespace faultline {
 
 void RegisterEverything() {
   static std::once_flag once;
   std::call_once(once, [] {
     // Each part adds its Register* call here (declared in its own header).
+    RegisterSshTransport();
   });
 }
 
