@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,12 @@ class ProbeContext {
   virtual double NowMs() const = 0;
   // Wall-clock time of t = 0, seconds since the epoch (for log-window probes).
   virtual double StartedAtEpoch() const = 0;
+  // When the drill's fault `fault` was injected, in ms since t = 0; nullopt while it has
+  // not been (log probes count lines "since the anchor fault started").
+  virtual std::optional<double> FaultStartedMs(const std::string& fault) const {
+    (void)fault;
+    return std::nullopt;
+  }
 };
 
 // Thread safety: the sampler calls one Probe from one thread at a time; different
