@@ -415,6 +415,32 @@ Status StartCommand(SshSession& ss, const std::string& command, ssh_channel* out
   return Status::Ok();
 }
 
+// Kills the process group of a timed-out command (no job control in the non-interactive
+// shells involved, so the command and all it started share the group), best effort.
+void KillRemoteGroup(SshSession& ss, const std::string& pid) {
+  if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit)) return;
+  const std::string script =
+      "g=$(sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f3); "
+      "[ -n \"$g\" ] && [ \"$g\" -gt 1 ] && kill -KILL -- -\"$g\" 2>/dev/null; kill -KILL \"$1\" 2>/dev/null; true";
+  ssh_channel ch = nullptr;
+  if (!StartCommand(ss, ShellJoin({"sh", "-c", script, "faultline-kill", pid}), &ch).ok()) return;
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  int fd = ss.fd();
+  for (;;) {
+    std::string o, e;
+    bool got = false, done = false;
+    {
+      std::lock_guard<std::mutex> lock(ss.mu);
+      done = !Drain(ch, &o, &e, &got) || (!got && (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch)));
+    }
+    if (done || MillisLeft(deadline) == 0) break;
+    if (!got) WaitReadable(fd, kPollSliceMs);
+  }
+  std::lock_guard<std::mutex> lock(ss.mu);
+  ssh_channel_close(ch);
+  ssh_channel_free(ch);
+}
+
 }  // namespace
 
 SshTransport::SshTransport(SshTarget target) : target_(std::move(target)) {}
@@ -455,8 +481,12 @@ Status SshTransport::Session(std::shared_ptr<SshSession>* out) {
 Status SshTransport::Exec(const ExecRequest& request, ExecResult* out) {
   *out = ExecResult();
   if (request.argv.empty()) return Status::Invalid(target_.host_name + ": exec of an empty command");
-  const std::string command = ShellJoin(request.argv);
-  const std::string where = target_.host_name + ": `" + command + "`";
+  const std::string where = target_.host_name + ": `" + ShellJoin(request.argv) + "`";
+  // sshd refuses signal requests on root sessions, so a timed-out command is killed by its
+  // process group instead; the wrapper reports its pid first and then becomes the command.
+  std::vector<std::string> wrapped = {"sh", "-c", "echo $$; exec \"$@\"", "faultline-exec"};
+  wrapped.insert(wrapped.end(), request.argv.begin(), request.argv.end());
+  const std::string command = ShellJoin(wrapped);
   auto deadline = Clock::now() + request.timeout;
 
   std::shared_ptr<SshSession> ss;
@@ -470,11 +500,22 @@ Status SshTransport::Exec(const ExecRequest& request, ExecResult* out) {
   }
   if (!st.ok()) return st.Annotate(where);
 
+  std::string pid;
   auto finish = [&](bool kill) {
-    std::lock_guard<std::mutex> lock(ss->mu);
-    if (kill) ssh_channel_request_send_signal(ch, "KILL");
-    ssh_channel_close(ch);
-    ssh_channel_free(ch);
+    {
+      std::lock_guard<std::mutex> lock(ss->mu);
+      ssh_channel_close(ch);
+      ssh_channel_free(ch);
+    }
+    if (kill && !pid.empty()) KillRemoteGroup(*ss, pid);
+  };
+  // Moves the wrapper's pid line out of the command's output as soon as it is complete.
+  auto take_pid = [&] {
+    if (!pid.empty()) return;
+    auto nl = out->stdout_data.find('\n');
+    if (nl == std::string::npos) return;
+    pid = out->stdout_data.substr(0, nl);
+    out->stdout_data.erase(0, nl + 1);
   };
 
   if (!request.stdin_data.empty()) {
@@ -493,6 +534,7 @@ Status SshTransport::Exec(const ExecRequest& request, ExecResult* out) {
       if (!Drain(ch, &out->stdout_data, &out->stderr_data, &got)) error = true;
       else if (!got && (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch))) eof = true;
     }
+    take_pid();
     if (error) {
       finish(false);
       return Status::Unavailable(where + ": connection lost while reading output");
@@ -551,7 +593,8 @@ Status SshTransport::Open(const std::vector<std::string>& argv, std::unique_ptr<
   return Status::Ok();
 }
 
-Status SshTransport::Upload(const std::string& local_path, const std::string& remote_path, int mode) {
+Status SshTransport::SendFile(const std::string& local_path, const std::string& remote_path, int mode,
+                              std::string* tmp_out) {
   const std::string where = target_.host_name + ": upload " + local_path + " -> " + remote_path;
   std::ifstream in(local_path, std::ios::binary);
   if (!in) return Status::NotFound(where + ": cannot read " + local_path);
@@ -599,11 +642,29 @@ Status SshTransport::Upload(const std::string& local_path, const std::string& re
   if (st.ok() && sftp_chmod(sftp, tmp.c_str(), static_cast<mode_t>(mode)) != 0) {
     st = Status::Unavailable(where + ": chmod of " + tmp + " failed");
   }
-  if (st.ok() && sftp_rename(sftp, tmp.c_str(), remote_path.c_str()) != 0) {
-    st = Status::Unavailable(where + ": rename of " + tmp + " failed (SFTP error " +
-                             std::to_string(sftp_get_error(sftp)) + ")");
-  }
   if (!st.ok()) sftp_unlink(sftp, tmp.c_str());
+  *tmp_out = tmp;
+  return st;
+}
+
+Status SshTransport::Upload(const std::string& local_path, const std::string& remote_path, int mode) {
+  std::string tmp;
+  FAULTLINE_RETURN_IF_ERROR(SendFile(local_path, remote_path, mode, &tmp));
+  // SFTP version 3 (OpenSSH) cannot rename over an existing file, and libssh does not
+  // speak posix-rename@openssh.com; mv within one directory is a rename(2), atomic.
+  ExecRequest req;
+  req.argv = {"mv", "-f", "--", tmp, remote_path};
+  ExecResult res;
+  Status st = Exec(req, &res);
+  if (st.ok() && res.exit_status != 0) {
+    st = Status::Unavailable(target_.host_name + ": upload: cannot rename " + tmp + " to " +
+                             remote_path + ": " + res.stderr_data);
+  }
+  if (!st.ok()) {
+    ExecRequest rm;
+    rm.argv = {"rm", "-f", "--", tmp};
+    Exec(rm, &res);
+  }
   return st;
 }
 

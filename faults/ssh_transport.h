@@ -79,6 +79,9 @@ class SshTransport : public Transport {
  private:
   // The live session, connecting (again) when there is none or it was dropped.
   Status Session(std::shared_ptr<SshSession>* out);
+  // Writes `local_path` to a temporary name beside `remote_path` over SFTP.
+  Status SendFile(const std::string& local_path, const std::string& remote_path, int mode,
+                  std::string* tmp);
 
   SshTarget target_;
   std::mutex mu_;  // guards session_
