@@ -1,0 +1,76 @@
+// Messages between ensemble members: Fast Leader Election notifications (the election port)
+// and the learner protocol (the quorum port), with ZooKeeper's packet names.
+//
+// The core never assumes the network is kind: a message may be lost, duplicated, delayed or
+// reordered. Leader-to-learner traffic rides a "connection" (conn) with sequence numbers, the
+// way a TCP stream would, so that a learner notices a gap and reconnects instead of applying a
+// stream with a hole in it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "coord/zab/types.h"
+
+namespace faultline::zab {
+
+enum class MsgType : uint8_t {
+  kNotification,  // FLE vote
+  // learner -> leader
+  kFollowerInfo,  // conn, epoch = acceptedEpoch, accepted_leader, zxid = last logged
+  kObserverInfo,  // as FOLLOWERINFO, from an observer
+  kAckEpoch,      // epoch = currentEpoch, zxid = last logged (durable)
+  kAck,           // zxid: everything up to here is durable (NEWLEADER or a proposal)
+  kRequest,       // txn: a client write forwarded to the leader
+  // leader -> learner
+  kLeaderInfo,  // epoch = the new epoch
+  kDiff,        // zxid: the learner's log already ends at a point the leader knows
+  kTrunc,       // zxid: drop everything after this
+  kSnap,        // snapshot replaces the learner's state
+  kProposal,    // txn
+  kCommit,      // zxid
+  kInform,      // txn, to observers: committed
+  kNewLeader,   // epoch, zxid = the leader's last zxid when the sync stream was built
+  kUpToDate,    // commit: start serving
+  // both ways
+  kPing,  // leader -> learner: commit; learner -> leader: zxid = durable (a cumulative ack)
+};
+
+const char* MsgTypeName(MsgType type);
+
+struct Vote {
+  ServerId leader = 0;
+  Zxid zxid = 0;
+  uint64_t round = 0;  // the election epoch (ZooKeeper's logicalclock / n.round)
+  uint32_t peer_epoch = 0;
+  ServerState state = ServerState::kLooking;
+
+  // Two votes agree when they name the same leader in the same election; the sender's state
+  // is not part of the agreement (as ZooKeeper's Vote.equals).
+  bool SameAs(const Vote& other) const {
+    return leader == other.leader && zxid == other.zxid && round == other.round &&
+           peer_epoch == other.peer_epoch;
+  }
+};
+
+struct Message {
+  MsgType type = MsgType::kPing;
+  ServerId from = 0;
+  ServerId to = 0;
+
+  Vote vote;  // kNotification
+
+  uint64_t conn = 0;  // learner connection this message belongs to
+  uint64_t seq = 0;   // position in that connection's stream, from 1, per direction
+  uint32_t epoch = 0;
+  ServerId accepted_leader = 0;
+  Zxid zxid = 0;
+  Zxid commit = 0;
+  Txn txn;
+  SnapshotData snapshot;
+
+  // One line, stable across runs: the script tests compare it with golden files.
+  std::string ToString() const;
+};
+
+}  // namespace faultline::zab
