@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "checks/zk_role_probes.h"
+#include "faults/agent_driver.h"
 #include "faults/ssh_transport.h"
 
 namespace faultline {
@@ -11,6 +13,8 @@ void RegisterEverything() {
   std::call_once(once, [] {
     // Each part adds its Register* call here (declared in its own header).
     RegisterSshTransport();
+    RegisterAgentFaults();
+    RegisterRoleProbes();
   });
 }
 

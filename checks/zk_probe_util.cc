@@ -1,0 +1,129 @@
+#include "checks/zk_probe_util.h"
+
+namespace faultline {
+
+std::string InventoryVar(const Inventory& inventory, const std::string& key, const std::string& fallback) {
+  if (const InventoryGroup* all = inventory.FindGroup("all")) {
+    auto it = all->vars.find(key);
+    if (it != all->vars.end()) {
+      if (it->is_string()) return it->get<std::string>();
+      if (it->is_number()) return it->dump();
+    }
+  }
+  for (const auto& [name, host] : inventory.hosts) {
+    std::string v = host.VarString(key);
+    if (!v.empty()) return v;
+  }
+  return fallback;
+}
+
+std::string ZkGroupFor(const ProbeSpec& spec, const Inventory& inventory) {
+  std::string g = ParamString(spec, "group");
+  if (!g.empty()) return g;
+  return InventoryVar(inventory, "zookeeper_group", "zookeeper");
+}
+
+Status ZkServersOf(const Inventory& inventory, const std::string& group, std::vector<ZkServer>* out) {
+  const InventoryGroup* g = inventory.FindGroup(group);
+  if (!g || g->hosts.empty()) {
+    return Status::Invalid("inventory " + inventory.path + ": no hosts in group '" + group +
+                           "' (the ZooKeeper servers; set zookeeper_group to name another group)");
+  }
+  out->clear();
+  for (const auto& name : g->hosts) {
+    const InventoryHost* h = inventory.FindHost(name);
+    if (!h) continue;
+    ZkServer s;
+    s.host = name;
+    s.address = h->address();
+    s.port = std::atoi(h->VarString("zookeeper_client_port", "2181").c_str());
+    if (s.port <= 0) s.port = 2181;
+    out->push_back(s);
+  }
+  return Status::Ok();
+}
+
+std::string ZkConnectString(const Inventory& inventory, const std::vector<ZkServer>& servers) {
+  std::string explicit_connect = InventoryVar(inventory, "zookeeper_connect");
+  if (!explicit_connect.empty()) return explicit_connect;
+  std::string out;
+  for (const auto& s : servers) {
+    if (!out.empty()) out += ",";
+    out += s.address + ":" + std::to_string(s.port);
+  }
+  return out;
+}
+
+Status CheckParams(const ProbeSpec& spec, const std::set<std::string>& allowed,
+                   const std::set<std::string>& required) {
+  std::string where = spec.mark.ToString();
+  where = where.empty() ? "probe " + spec.name : where + ": probe " + spec.name;
+  if (!spec.params.is_null() && !spec.params.is_object()) {
+    return Status::Invalid(where + ": parameters must be a mapping");
+  }
+  for (const auto& [key, value] : spec.params.items()) {
+    if (!allowed.count(key)) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return Status::Invalid(where + ": unknown parameter '" + key + "' (expected " +
+                             (list.empty() ? "no parameters" : "one of: " + list) + ")");
+    }
+  }
+  for (const auto& r : required) {
+    if (!spec.params.contains(r)) return Status::Invalid(where + ": parameter '" + r + "' is required");
+  }
+  return Status::Ok();
+}
+
+std::string ParamString(const ProbeSpec& spec, const std::string& key, const std::string& fallback) {
+  if (!spec.params.is_object()) return fallback;
+  auto it = spec.params.find(key);
+  if (it == spec.params.end()) return fallback;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number()) return it->dump();
+  return fallback;
+}
+
+ZkClient* ZnodeSession::Reader(std::chrono::milliseconds timeout, Status* why) {
+  if (client_) {
+    ZkSessionState st = client_->state();
+    if (st == ZkSessionState::kConnected) return client_.get();
+    if (st != ZkSessionState::kExpired && st != ZkSessionState::kClosed &&
+        client_->WaitConnected(timeout)) {
+      return client_.get();
+    }
+    if (st == ZkSessionState::kExpired || st == ZkSessionState::kClosed) client_.reset();
+    else {
+      *why = Status::Unavailable("zookeeper " + connect_ + ": not connected (" +
+                                 ZkSessionStateName(client_->state()) + ")");
+      return nullptr;
+    }
+  }
+  ZkClient::Options o;
+  o.connect = connect_;
+  o.session_timeout = std::chrono::milliseconds(10000);
+  client_ = std::make_unique<ZkClient>(o);
+  Status st = client_->Connect(timeout);
+  if (!st.ok()) {
+    *why = st;
+    return nullptr;
+  }
+  return client_.get();
+}
+
+std::string HostByVar(const Inventory& inventory, const std::string& var, const std::string& value,
+                      const std::string& fallback_host) {
+  if (!value.empty()) {
+    for (const auto& [name, host] : inventory.hosts) {
+      if (host.VarString(var) == value) return name;
+    }
+  }
+  if (!fallback_host.empty()) {
+    for (const auto& [name, host] : inventory.hosts) {
+      if (name == fallback_host || host.address() == fallback_host) return name;
+    }
+  }
+  return "";
+}
+
+}  // namespace faultline
