@@ -1,0 +1,216 @@
+#include "faults/command_fault.h"
+
+#include <memory>
+
+#include "base/duration.h"
+#include "base/shell.h"
+
+namespace faultline {
+
+bool ParseCommandWords(const nlohmann::json& value, std::vector<std::string>* argv, std::string* why) {
+  argv->clear();
+  if (value.is_array()) {
+    for (const auto& item : value) {
+      if (item.is_string()) {
+        argv->push_back(item.get<std::string>());
+      } else if (item.is_number()) {
+        argv->push_back(item.dump());
+      } else {
+        if (why) *why = "expected every element of the command list to be a string, found " +
+                        std::string(item.type_name());
+        return false;
+      }
+    }
+  } else if (value.is_string()) {
+    const std::string text = value.get<std::string>();
+    std::string word;
+    bool in_word = false;
+    char quote = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+      char c = text[i];
+      if (quote == '\'') {
+        if (c == '\'') quote = 0; else word += c;
+      } else if (quote == '"') {
+        if (c == '"') quote = 0;
+        else if (c == '\\' && i + 1 < text.size() && (text[i + 1] == '"' || text[i + 1] == '\\')) word += text[++i];
+        else word += c;
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+        in_word = true;
+      } else if (c == '\\') {
+        if (i + 1 == text.size()) {
+          if (why) *why = "the command ends with a lone backslash";
+          return false;
+        }
+        word += text[++i];
+        in_word = true;
+      } else if (c == ' ' || c == '\t' || c == '\n') {
+        if (in_word) argv->push_back(word);
+        word.clear();
+        in_word = false;
+      } else {
+        word += c;
+        in_word = true;
+      }
+    }
+    if (quote) {
+      if (why) *why = std::string("unterminated ") + (quote == '"' ? "double" : "single") + " quote in command";
+      return false;
+    }
+    if (in_word) argv->push_back(word);
+  } else {
+    if (why) *why = "expected a command as a list of words or a string, found " + std::string(value.type_name());
+    return false;
+  }
+  if (argv->empty()) {
+    if (why) *why = "expected a command, found an empty one";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::string Substitute(std::string word, const FaultInstance& fault) {
+  auto replace_all = [&word](const std::string& from, const std::string& to) {
+    for (size_t pos = 0; (pos = word.find(from, pos)) != std::string::npos; pos += to.size()) {
+      word.replace(pos, from.size(), to);
+    }
+  };
+  std::string address = fault.host;
+  if (fault.host_vars.is_object() && fault.host_vars.contains("ansible_host") &&
+      fault.host_vars["ansible_host"].is_string()) {
+    address = fault.host_vars["ansible_host"].get<std::string>();
+  }
+  replace_all("${host}", fault.host);
+  replace_all("${address}", address);
+  return word;
+}
+
+class CommandDriver : public FaultDriver {
+ public:
+  Status Inject(const FaultInstance& fault, Transport& transport, InjectOutcome* out) override {
+    std::vector<std::string> inject, check;
+    FAULTLINE_RETURN_IF_ERROR(Command(fault, "inject", &inject));
+    bool has_check = fault.params.contains("check");
+    if (has_check) {
+      FAULTLINE_RETURN_IF_ERROR(Command(fault, "check", &check));
+      bool held = false;
+      FAULTLINE_RETURN_IF_ERROR(Check(fault, transport, check, &held));
+      if (held) {
+        out->detail = "already in place (check: " + ShellJoin(check) + "); nothing run";
+        return Status::Ok();
+      }
+    }
+    FAULTLINE_RETURN_IF_ERROR(RunOk(fault, transport, inject, "inject"));
+    out->detail = "ran " + ShellJoin(inject);
+    if (has_check) {
+      bool held = false;
+      FAULTLINE_RETURN_IF_ERROR(Check(fault, transport, check, &held));
+      if (!held) {
+        return Status::Unavailable(fault.host + ": fault " + fault.fault + ": inject command succeeded but check " +
+                                   ShellJoin(check) + " says the fault is not in place (expected exit status 0)");
+      }
+      out->detail += "; check confirms it";
+    }
+    return Status::Ok();
+  }
+
+  Status Revert(const FaultInstance& fault, Transport& transport, std::string* detail) override {
+    std::vector<std::string> revert, check;
+    FAULTLINE_RETURN_IF_ERROR(Command(fault, "revert", &revert));
+    bool has_check = fault.params.contains("check");
+    if (has_check) {
+      FAULTLINE_RETURN_IF_ERROR(Command(fault, "check", &check));
+      bool held = true;
+      FAULTLINE_RETURN_IF_ERROR(Check(fault, transport, check, &held));
+      if (!held) {
+        *detail = "not in place (check: " + ShellJoin(check) + "); nothing run";
+        return Status::Ok();
+      }
+    }
+    FAULTLINE_RETURN_IF_ERROR(RunOk(fault, transport, revert, "revert"));
+    *detail = "ran " + ShellJoin(revert);
+    if (has_check) {
+      bool held = true;
+      FAULTLINE_RETURN_IF_ERROR(Check(fault, transport, check, &held));
+      if (held) {
+        return Status::Unavailable(fault.host + ": fault " + fault.fault + ": revert command succeeded but check " +
+                                   ShellJoin(check) + " still says the fault is in place (expected a non-zero exit)");
+      }
+      *detail += "; check confirms it is gone";
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static Status Command(const FaultInstance& fault, const char* key, std::vector<std::string>* argv) {
+    if (!fault.params.contains(key)) {
+      return Status::Invalid("fault " + fault.fault + ": action command needs '" + key + "'");
+    }
+    std::string why;
+    if (!ParseCommandWords(fault.params[key], argv, &why)) {
+      return Status::Invalid("fault " + fault.fault + ": " + key + ": " + why);
+    }
+    for (auto& word : *argv) word = Substitute(word, fault);
+    return Status::Ok();
+  }
+
+  static Millis Timeout(const FaultInstance& fault) {
+    if (fault.params.contains("timeout") && fault.params["timeout"].is_string()) {
+      if (auto d = ParseDuration(fault.params["timeout"].get<std::string>())) return *d;
+    }
+    return Millis(30000);
+  }
+
+  static Status RunOk(const FaultInstance& fault, Transport& transport, const std::vector<std::string>& argv,
+                      const char* what) {
+    ExecRequest req;
+    req.argv = argv;
+    req.timeout = Timeout(fault);
+    ExecResult res;
+    Status st = transport.Exec(req, &res);
+    if (!st.ok()) return st.Annotate("fault " + fault.fault + ": " + what);
+    if (res.exit_status != 0) {
+      std::string err = res.stderr_data;
+      while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
+      return Status::Unavailable(fault.host + ": fault " + fault.fault + ": " + what + " command " + ShellJoin(argv) +
+                                 " exited with status " + std::to_string(res.exit_status) +
+                                 " (expected 0)" + (err.empty() ? "" : ": " + err));
+    }
+    return Status::Ok();
+  }
+
+  static Status Check(const FaultInstance& fault, Transport& transport, const std::vector<std::string>& argv,
+                      bool* held) {
+    ExecRequest req;
+    req.argv = argv;
+    req.timeout = Timeout(fault);
+    ExecResult res;
+    Status st = transport.Exec(req, &res);
+    if (!st.ok()) return st.Annotate("fault " + fault.fault + ": check");
+    *held = res.exit_status == 0;
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+void RegisterCommandFault() {
+  FaultActionInfo info;
+  info.name = "command";
+  info.summary = "run the drill's own inject command on the target, and its revert command afterwards";
+  info.params = {
+      {"inject", FaultParam::Kind::kCommand, true, "command that applies the fault (argv list or words)", ""},
+      {"revert", FaultParam::Kind::kCommand, true, "command that undoes it; must be safe to run twice", ""},
+      {"check", FaultParam::Kind::kCommand, false,
+       "command that exits 0 while the fault is in place (makes inject and revert idempotent and verified)", ""},
+      {"timeout", FaultParam::Kind::kDuration, false, "limit for each command (default 30s)", ""},
+      {"removes_host", FaultParam::Kind::kBool, false,
+       "true if the fault takes the host out of its quorum group (counted by the safety rule)", ""},
+  };
+  info.removes_host = false;
+  FaultCatalogue::Global().Register(std::move(info), [] { return std::make_unique<CommandDriver>(); });
+}
+
+}  // namespace faultline
