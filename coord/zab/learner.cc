@@ -177,7 +177,10 @@ void Peer::LearnerProcess(const Message& msg) {
 
 void Peer::LearnerTick() {
   const int64_t tick_time = config_.Ticks(config_.tick_time_ms);
-  if (!reorder_.empty() && now_ - gap_since_ >= tick_time) {
+  // Half the sync limit: long enough for a late packet to fill the gap, short enough to
+  // reconnect and resync before the leader counts us out.
+  const int64_t gap_patience = std::max<int64_t>(1, config_.sync_limit * tick_time / 2);
+  if (!reorder_.empty() && now_ - gap_since_ >= gap_patience) {
     Reconnect("packets from the leader are missing");
     return;
   }
