@@ -93,7 +93,11 @@ struct Journal {
   nlohmann::json attachments = nlohmann::json::object();  // name -> relative path (pcap, logs)
 };
 
+// The "schema" number ToJson writes; FromJson reads this version and older ones.
+inline constexpr int kJournalSchema = 1;
+
 nlohmann::json ToJson(const Journal& journal);
+// Errors are kInvalid and name the JSON path: "verdicts[2].result: expected ...".
 Status FromJson(const nlohmann::json& json, Journal* out);
 const char* ResultName(JournalVerdict::Result r);  // "pass", "fail", "unknown"
 
