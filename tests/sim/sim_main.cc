@@ -2,6 +2,8 @@
 //
 //   sim --seed N [--trace]     one run; --trace prints every delivery, fault, state change, commit
 //   sim --seeds A-B            every seed in [A, B]; prints each failing seed and how to replay it
+//   --harsh                    slow fsyncs and frequent crashes
+//   --lying-disk               --harsh with a disk that acknowledges fsyncs it never did: must fail
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,8 +16,11 @@ namespace {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: sim --seed N [--trace]\n"
-               "       sim --seeds A-B\n");
+               "usage: sim --seed N [--trace] [--harsh] [--lying-disk]\n"
+               "       sim --seeds A-B [--harsh] [--lying-disk]\n"
+               "--harsh: slow fsyncs (up to 30 ticks) and frequent crashes\n"
+               "--lying-disk: --harsh with a disk that acknowledges fsyncs it has not done;\n"
+               "              the checkers must then fail\n");
   return 2;
 }
 
@@ -31,12 +36,19 @@ int main(int argc, char** argv) {
   using faultline::sim::RunSimulation;
   using faultline::sim::SimOptions;
   bool trace = false;
+  bool lying_disk = false;
+  bool harsh = false;
   uint64_t first = 0, last = 0;
   bool have = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--trace") {
       trace = true;
+    } else if (arg == "--lying-disk") {
+      lying_disk = true;
+      harsh = true;
+    } else if (arg == "--harsh") {
+      harsh = true;
     } else if (arg == "--seed" && i + 1 < argc) {
       if (!ParseU64(argv[++i], &first)) return Usage();
       last = first;
@@ -62,6 +74,12 @@ int main(int argc, char** argv) {
   int64_t worst_recovery = 0;
   for (uint64_t seed = first; seed <= last; ++seed) {
     SimOptions options = SimOptions::ForSeed(seed);
+    if (harsh) {
+      // Records stay volatile long, and servers crash often: what a lying disk would lose.
+      options.max_fsync_delay = 30;
+      options.crash_chance = 0.01;
+    }
+    options.lying_disk = lying_disk;
     if (trace) std::cout << "# " << options.Describe() << "\n";
     auto result = RunSimulation(options, trace ? &std::cout : nullptr);
     acked += result.acked_writes;

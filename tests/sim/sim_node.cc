@@ -80,6 +80,7 @@ zab::Ready SimNode::TakeReady(int64_t durable_at, std::vector<std::string>* prob
     if (!pending_.empty()) durable_at = std::max(durable_at, pending_.back().due);
     pending_.push_back(Pending{durable_at, rd.persist_id, rd.install_snapshot, rd.truncate_after,
                                rd.append, rd.hard_state});
+    if (lying_disk_) peer_->OnPersisted(rd.persist_id);
   }
   if (rd.install_snapshot) history_ = DeserializeHistory(rd.install_snapshot->data);
   for (const Txn& txn : rd.commits) {

@@ -30,7 +30,11 @@ struct Disk {
 
 class SimNode : public zab::SnapshotSource {
  public:
-  explicit SimNode(zab::PeerConfig config) : config_(std::move(config)) {}
+  // lying_disk: acknowledge records as durable as soon as they are handed over, while they
+  // still sit in a volatile cache a crash throws away. A deliberately broken disk: the
+  // checkers must catch what it does to acknowledged writes.
+  explicit SimNode(zab::PeerConfig config, bool lying_disk = false)
+      : config_(std::move(config)), lying_disk_(lying_disk) {}
 
   // Boots from the disk: a new incarnation, the application state is the durable snapshot.
   void Start();
@@ -68,6 +72,7 @@ class SimNode : public zab::SnapshotSource {
   };
 
   zab::PeerConfig config_;
+  bool lying_disk_ = false;
   uint64_t incarnation_ = 0;
   std::unique_ptr<zab::Peer> peer_;
   Disk disk_;

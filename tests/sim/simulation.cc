@@ -37,7 +37,8 @@ class Simulation {
   Simulation(const SimOptions& o, std::ostream* trace) : o_(o), rng_(o.seed), trace_(trace), liveness_(o.liveness_bound) {
     int n = o.voters + o.observers;
     for (int i = 1; i <= n; ++i) {
-      nodes_.push_back(std::make_unique<SimNode>(SimPeerConfig(static_cast<zab::ServerId>(i), o.voters, o.observers)));
+      nodes_.push_back(std::make_unique<SimNode>(SimPeerConfig(static_cast<zab::ServerId>(i), o.voters, o.observers),
+                                                 o.lying_disk));
     }
     loss_ = o.loss;
     duplicate_ = o.duplicate;
@@ -340,7 +341,8 @@ std::string SimOptions::Describe() const {
   out << "seed=" << seed << " voters=" << voters << " observers=" << observers << " loss=" << loss
       << " duplicate=" << duplicate << " delay=" << min_delay << ".." << max_delay
       << " partition=" << partition_chance << " heal=" << heal_chance << " crash=" << crash_chance
-      << " fsync<=" << max_fsync_delay << " compact_every=" << compact_every;
+      << " fsync<=" << max_fsync_delay << " compact_every=" << compact_every
+      << (lying_disk ? " lying_disk" : "");
   return out.str();
 }
 

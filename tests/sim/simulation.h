@@ -32,6 +32,7 @@ struct SimOptions {
   double write_chance = 0.3;        // per tick
   int max_fsync_delay = 3;          // ticks between a Ready and its records being durable
   int compact_every = 25;           // applied transactions between snapshots
+  bool lying_disk = false;          // a broken disk (see SimNode): for proving the checkers work
 
   // Derives a varied fault model from the seed alone, so `sim --seed N` needs nothing else.
   static SimOptions ForSeed(uint64_t seed);

@@ -1,0 +1,261 @@
+#include "coord/zab/peer.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+
+namespace faultline::zab {
+namespace {
+
+// A lossless, in-order network and instant disks: just enough to drive a few peers by hand.
+class Harness : public SnapshotSource {
+ public:
+  explicit Harness(int voters, int observers = 0, bool auto_persist = true) : auto_persist_(auto_persist) {
+    for (int i = 1; i <= voters + observers; ++i) {
+      PeerConfig c;
+      c.id = static_cast<ServerId>(i);
+      for (int v = 1; v <= voters; ++v) c.voters.push_back(static_cast<ServerId>(v));
+      for (int o = 1; o <= observers; ++o) c.observers.push_back(static_cast<ServerId>(voters + o));
+      c.tick_ms = 50;
+      c.tick_time_ms = 100;
+      c.init_limit = 5;
+      c.sync_limit = 2;
+      c.finalize_wait_ms = 100;
+      c.max_notification_interval_ms = 800;
+      EXPECT_TRUE(c.Validate().ok()) << c.Validate().ToString();
+      peers_[c.id] = std::make_unique<Peer>(c, DurableState{}, this);
+    }
+  }
+
+  SnapshotData TakeSnapshot() override { return {}; }
+
+  Peer& peer(ServerId id) { return *peers_.at(id); }
+
+  // Drains every Ready; persistence completes at once unless auto_persist is off.
+  void Process() {
+    for (bool any = true; any;) {
+      any = false;
+      for (auto& [id, p] : peers_) {
+        if (down_.count(id)) continue;
+        while (p->HasReady()) {
+          any = true;
+          Ready rd = p->TakeReady();
+          for (Message& m : rd.messages) wire_.push_back(m);
+          for (Txn& t : rd.commits) commits_[id].push_back(t);
+          for (Event& e : rd.events) events_[id].push_back(e.text);
+          if (rd.persist_id != 0) {
+            if (auto_persist_) {
+              p->OnPersisted(rd.persist_id);
+            } else {
+              unpersisted_[id].push_back(rd.persist_id);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  void Deliver() {
+    Process();
+    while (!wire_.empty()) {
+      Message m = wire_.front();
+      wire_.pop_front();
+      if (!down_.count(m.to) && !down_.count(m.from)) peer(m.to).Step(m);
+      Process();
+    }
+  }
+
+  void Tick(int n) {
+    for (int i = 0; i < n; ++i) {
+      for (auto& [id, p] : peers_) {
+        if (!down_.count(id)) p->Tick();
+      }
+      Deliver();
+    }
+  }
+
+  void Elect() {
+    Deliver();
+    Tick(3);
+  }
+
+  std::deque<Message> wire_;
+  std::map<ServerId, std::vector<Txn>> commits_;
+  std::map<ServerId, std::vector<std::string>> events_;
+  std::map<ServerId, std::vector<uint64_t>> unpersisted_;
+  std::set<ServerId> down_;
+
+ private:
+  bool auto_persist_;
+  std::map<ServerId, std::unique_ptr<Peer>> peers_;
+};
+
+bool HasEvent(const std::vector<std::string>& events, const std::string& prefix) {
+  for (const auto& e : events) {
+    if (e.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+TEST(Zxid, EpochAndCounter) {
+  Zxid z = MakeZxid(3, 7);
+  EXPECT_EQ(EpochOf(z), 3u);
+  EXPECT_EQ(CounterOf(z), 7u);
+  EXPECT_EQ(ZxidHex(z), "0x300000007");
+}
+
+TEST(PeerConfig, SaysWhatIsWrong) {
+  PeerConfig c;
+  c.id = 4;
+  c.voters = {1, 2, 3};
+  EXPECT_EQ(c.Validate().message(), "server 4: not in its own ensemble (no server.4 line)");
+  c.observers = {3};
+  EXPECT_EQ(c.Validate().message(), "server 4: server 3 is listed as voter and observer");
+  c.voters = {1, 2, 3, 4, 5, 6};
+  c.observers = {};
+  EXPECT_EQ(c.Quorum(), 4u);
+}
+
+TEST(Election, HighestIdWinsAmongEqualsAndServes) {
+  Harness h(3);
+  h.Elect();
+  EXPECT_EQ(h.peer(3).Describe().state, ServerState::kLeading);
+  EXPECT_EQ(h.peer(1).Describe().state, ServerState::kFollowing);
+  EXPECT_EQ(h.peer(2).Describe().state, ServerState::kFollowing);
+  for (ServerId id : {1, 2, 3}) {
+    EXPECT_TRUE(h.peer(id).Describe().serving) << id;
+    EXPECT_EQ(h.peer(id).Describe().epoch, 1u) << id;
+  }
+  EXPECT_TRUE(HasEvent(h.events_[3], "LEADING - LEADER ELECTION TOOK - "));
+  EXPECT_TRUE(HasEvent(h.events_[1], "FOLLOWING - LEADER ELECTION TOOK - "));
+  EXPECT_TRUE(HasEvent(h.events_[1], "Notification: my state:LOOKING; n.sid:"));
+}
+
+TEST(Election, NoLeaderWithoutAStrictMajority) {
+  Harness h(4);  // 2 of 4 is not a majority
+  h.down_ = {3, 4};
+  h.Elect();
+  h.Tick(40);
+  EXPECT_EQ(h.peer(1).Describe().state, ServerState::kLooking);
+  EXPECT_EQ(h.peer(2).Describe().state, ServerState::kLooking);
+  EXPECT_TRUE(HasEvent(h.events_[1], "Notification time out: "));
+}
+
+TEST(Election, BetterLogBeatsHigherId) {
+  Harness h(3);
+  h.Elect();
+  ASSERT_TRUE(h.peer(3).Propose("a").ok());
+  h.Deliver();
+  // Server 3 goes away; 1 and 2 hold the same log, so the higher id of the two leads next.
+  h.down_ = {3};
+  h.Tick(12);
+  EXPECT_EQ(h.peer(2).Describe().state, ServerState::kLeading);
+  EXPECT_EQ(h.peer(2).Describe().epoch, 2u);
+}
+
+TEST(Broadcast, FollowerAcksOnlyAfterItsRecordsAreDurable) {
+  Harness h(3, 0, /*auto_persist=*/false);
+  // Let elections and syncs persist; then take persistence into our own hands.
+  h.Deliver();
+  for (int round = 0; round < 30; ++round) {
+    for (ServerId id : {1, 2, 3}) {
+      for (uint64_t pid : h.unpersisted_[id]) h.peer(id).OnPersisted(pid);
+      h.unpersisted_[id].clear();
+    }
+    h.Tick(1);
+  }
+  ASSERT_TRUE(h.peer(3).Describe().serving);
+  ASSERT_TRUE(h.peer(3).Propose("x").ok());
+  h.Process();
+  // The leader sent PROPOSAL; follower 1 logs it but must not ACK before OnPersisted.
+  std::vector<Message> proposals;
+  for (const Message& m : h.wire_) {
+    if (m.type == MsgType::kProposal) proposals.push_back(m);
+  }
+  ASSERT_EQ(proposals.size(), 2u);
+  h.wire_.clear();
+  h.peer(1).Step(proposals[0].to == 1 ? proposals[0] : proposals[1]);
+  Ready rd = h.peer(1).TakeReady();
+  ASSERT_EQ(rd.append.size(), 1u);
+  ASSERT_NE(rd.persist_id, 0u);
+  for (const Message& m : rd.messages) EXPECT_NE(m.type, MsgType::kAck);
+  h.peer(1).OnPersisted(rd.persist_id);
+  Ready after = h.peer(1).TakeReady();
+  ASSERT_EQ(after.messages.size(), 1u);
+  EXPECT_EQ(after.messages[0].type, MsgType::kAck);
+  EXPECT_EQ(after.messages[0].zxid, MakeZxid(1, 1));
+  // The leader has one ack but its own record is not durable: no commit yet.
+  h.peer(3).Step(after.messages[0]);
+  EXPECT_EQ(h.peer(3).Describe().commit_zxid, 0u);
+  for (uint64_t pid : h.unpersisted_[3]) h.peer(3).OnPersisted(pid);
+  h.unpersisted_[3].clear();
+  Ready leader = h.peer(3).TakeReady();
+  EXPECT_EQ(h.peer(3).Describe().commit_zxid, MakeZxid(1, 1));
+  ASSERT_EQ(leader.commits.size(), 1u);
+  EXPECT_EQ(leader.commits[0].payload, "x");
+}
+
+TEST(Broadcast, FollowersForwardWritesAndEveryoneCommitsInOrder) {
+  Harness h(3);
+  h.Elect();
+  ASSERT_TRUE(h.peer(1).Propose("from-1").ok());
+  ASSERT_TRUE(h.peer(3).Propose("from-3").ok());
+  h.Deliver();
+  h.Tick(2);  // pings carry the last commit point to everyone
+  for (ServerId id : {1, 2, 3}) {
+    ASSERT_EQ(h.commits_[id].size(), 2u) << id;
+    EXPECT_EQ(h.commits_[id][0].payload, "from-3");
+    EXPECT_EQ(h.commits_[id][1].payload, "from-1");
+  }
+}
+
+TEST(Sessions, OnlyTheLeaderClosesASessionThroughTheLog) {
+  Harness h(3);
+  h.Elect();
+  Status refused = h.peer(1).ProposeCloseSession(0x42);
+  EXPECT_EQ(refused.code(), Status::Code::kUnavailable);
+  ASSERT_TRUE(h.peer(3).ProposeCloseSession(0x42).ok());
+  h.Deliver();
+  h.Tick(2);
+  for (ServerId id : {1, 2, 3}) {
+    ASSERT_EQ(h.commits_[id].size(), 1u);
+    EXPECT_EQ(h.commits_[id][0].kind, TxnKind::kCloseSession);
+    EXPECT_EQ(h.commits_[id][0].session, 0x42u);
+  }
+}
+
+TEST(Observers, DoNotVoteButLearnCommits) {
+  Harness h(3, 1);
+  h.Elect();
+  EXPECT_EQ(h.peer(4).Describe().state, ServerState::kObserving);
+  EXPECT_TRUE(h.peer(4).Describe().serving);
+  ASSERT_TRUE(h.peer(4).Propose("via-observer").ok());
+  h.Deliver();
+  ASSERT_EQ(h.commits_[4].size(), 1u);
+  EXPECT_EQ(h.commits_[4][0].payload, "via-observer");
+  // One voter and the observer are not a quorum of voters.
+  h.down_ = {1, 2};
+  h.Tick(20);
+  EXPECT_EQ(h.peer(3).Describe().state, ServerState::kLooking);
+  EXPECT_TRUE(HasEvent(h.events_[3], "Shutdown called. For the reason Not sufficient followers synced"));
+}
+
+TEST(Liveness, FollowerGoesLookingAfterSyncLimitOfSilence) {
+  Harness h(3);
+  h.Elect();
+  h.down_ = {3};
+  // syncLimit=2 ticks of tickTime=100ms = 4 core ticks of 50ms: still following at 4...
+  h.Tick(4);
+  EXPECT_EQ(h.peer(1).Describe().state, ServerState::kFollowing);
+  h.Tick(1);
+  EXPECT_EQ(h.peer(1).Describe().state, ServerState::kLooking);
+  EXPECT_FALSE(h.peer(1).Describe().serving);
+  EXPECT_TRUE(HasEvent(h.events_[1], "Exception when following the leader: read timed out after 200 ms"));
+  EXPECT_EQ(h.peer(1).Propose("w").code(), Status::Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace faultline::zab
