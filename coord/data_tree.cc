@@ -35,10 +35,19 @@ struct DataTree::Undo {
 DataTree::DataTree() {
   acls_.push_back(kOpenAcl);
   acl_index_[EncodeAcl(kOpenAcl)] = 0;
-  AddNode("/", Node{});
-  AddNode("/zookeeper", Node{});
+  // The initial tree exactly as a fresh ZooKeeper 3.8 shows it to clients, quirks included
+  // (root cversion -1, /zookeeper cversion -2, /zookeeper/config read-only).
+  Node root;
+  root.stat.cversion = -1;
+  AddNode("/", std::move(root));
+  Node zookeeper;
+  zookeeper.stat.cversion = -2;
+  AddNode("/zookeeper", std::move(zookeeper));
   AddNode("/zookeeper/quota", Node{});
-  AddNode("/zookeeper/config", Node{});
+  Node config;
+  config.stat.aversion = -1;
+  config.acl = InternAcl({Acl{perm::kRead, "world", "anyone"}});
+  AddNode("/zookeeper/config", std::move(config));
 }
 
 void DataTree::AddNode(const std::string& path, Node node) {
@@ -330,6 +339,9 @@ ApplyResult DataTree::DoMulti(const Txn& txn) {
         break;
       case op::kCheck:
         rc = DoCheck(op.path_version);
+        break;
+      case op::kError:
+        rc = op.err != err::kOk ? op.err : err::kRuntimeInconsistency;
         break;
       default:
         rc = err::kUnimplemented;

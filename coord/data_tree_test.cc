@@ -54,7 +54,7 @@ TEST_F(TreeTest, CreateSetsStatAndParent) {
   EXPECT_EQ(a->stat.ctime, 1001);
   EXPECT_EQ(a->stat.data_length, 1);
   const Node* root = tree_.Find("/");
-  EXPECT_EQ(root->stat.cversion, 1);
+  EXPECT_EQ(root->stat.cversion, 0);  // ZooKeeper starts the root at -1
   EXPECT_EQ(root->stat.pzxid, 1);
   EXPECT_EQ(root->stat.num_children, 2);
   ASSERT_EQ(r.events.size(), 2u);

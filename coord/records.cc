@@ -120,12 +120,15 @@ bool ReadMulti(JuteReader& r, std::vector<MultiOp>* ops) {
   while (r.ok()) {
     int32_t type = r.Int();
     bool done = r.Bool();
-    r.Int();  // err, unused in requests
+    int32_t err = r.Int();  // only meaningful for kError ops written by prep
     if (!r.ok()) return false;
     if (done) return true;
     MultiOp op;
     op.type = type;
     switch (type) {
+      case op::kError:
+        op.err = err;
+        break;
       case op::kCreate:
       case op::kCreate2:
       case op::kCreateContainer:
@@ -153,7 +156,7 @@ void WriteMulti(JuteWriter& w, const std::vector<MultiOp>& ops) {
   for (const auto& op : ops) {
     w.Int(op.type);
     w.Bool(false);
-    w.Int(-1);
+    w.Int(op.type == op::kError ? op.err : -1);
     switch (op.type) {
       case op::kCreate:
       case op::kCreate2:

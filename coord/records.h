@@ -77,6 +77,7 @@ struct MultiOp {
   CreateRequest create;  // kCreate, kCreate2, kCreateContainer, kCreateTTL
   PathVersion path_version;  // kDelete, kCheck
   SetDataRequest set_data;   // kSetData
+  int32_t err = 0;           // kError: an op refused in prep (NoAuth, InvalidACL, ...)
 };
 // False on a malformed record or an opcode multi does not allow.
 bool ReadMulti(JuteReader& r, std::vector<MultiOp>* ops);

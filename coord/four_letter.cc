@@ -1,0 +1,258 @@
+// The four-letter words, in ZooKeeper 3.8's output formats (compare
+// tests/interop/fourletter_test.py against Apache ZooKeeper), and the allow-list.
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cmath>
+
+#include "coord/log.h"
+#include "coord/server.h"
+#include "coord/wire.h"
+
+namespace faultline::coord {
+
+namespace {
+
+// Java's Double.toString of a value rounded to 4 decimals, as ZooKeeper prints averages.
+std::string JavaDouble(double v) {
+  double r = std::round(v * 10000.0) / 10000.0;
+  std::string s = fmt::format("{}", r);
+  if (s.find('.') == std::string::npos && s.find('e') == std::string::npos) s += ".0";
+  return s;
+}
+
+int64_t DirSize(const std::string& dir) {
+  int64_t total = 0;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  while (dirent* e = readdir(d)) {
+    struct stat st;
+    std::string p = dir + "/" + e->d_name;
+    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += st.st_size;
+  }
+  closedir(d);
+  return total;
+}
+
+int64_t OpenFds() {
+  int64_t n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return 0;
+  while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+  closedir(d);
+  return n - 1;  // the directory handle itself
+}
+
+}  // namespace
+
+void Server::HandleFourLetter(Connection* c, const std::string& word) {
+  packets_received_++;
+  c->received++;
+  std::string out;
+  auto line = [&out](std::string_view k, const auto& v) { out += fmt::format("{}={}\n", k, v); };
+  auto latency_line = [&] {
+    double avg = latency_count_ ? static_cast<double>(total_latency_) / static_cast<double>(latency_count_) : 0.0;
+    return fmt::format("Latency min/avg/max: {}/{}/{}\n", min_latency_ < 0 ? 0 : min_latency_, JavaDouble(avg),
+                       max_latency_);
+  };
+  size_t live = 0;
+  for (const auto& [id, conn] : conns_) live += conn->dead ? 0 : 1;
+  auto conn_line = [&](const Connection& k, bool brief) {
+    std::string s = fmt::format(" {}[{}](queued={},recved={},sent={}", k.remote, k.connected ? 1 : 0,
+                                k.outstanding, k.received, k.sent);
+    if (!brief && k.session != 0) {
+      double avg = k.latency_count ? static_cast<double>(k.total_latency) / static_cast<double>(k.latency_count) : 0.0;
+      s += fmt::format(",sid=0x{:x},lop={},est={},to={}", static_cast<uint64_t>(k.session), k.last_op,
+                       k.established_ms, k.timeout);
+      if (k.last_cxid >= 0) s += fmt::format(",lcxid=0x{:x}", k.last_cxid);
+      s += fmt::format(",lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
+                       static_cast<uint64_t>(k.last_zxid), k.last_response_ms, k.last_latency,
+                       k.min_latency < 0 ? 0 : k.min_latency, JavaDouble(avg), k.max_latency);
+    }
+    return s + ")\n";
+  };
+  auto server_lines = [&] {
+    return latency_line() + fmt::format("Received: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\n"
+                                        "Mode: standalone\nNode count: {}\n",
+                                        packets_received_, packets_sent_, live, outstanding_,
+                                        static_cast<uint64_t>(tree_.last_zxid()), tree_.node_count() + 1);
+  };
+  if (!config_.FourLetterAllowed(word)) {
+    out = word + " is not executed because it is not in the whitelist.\n";
+  } else if (word == "ruok") {
+    out = "imok";
+  } else if (word == "isro") {
+    out = "rw";
+  } else if (word == "srvr") {
+    out = fmt::format("Zookeeper version: {}\n", kZooKeeperVersion) + server_lines();
+  } else if (word == "stat") {
+    out = fmt::format("Zookeeper version: {}\nClients:\n", kZooKeeperVersion);
+    for (const auto& [id, k] : conns_) {
+      if (!k->dead) out += conn_line(*k, true);
+    }
+    out += "\n" + server_lines();
+  } else if (word == "cons") {
+    for (const auto& [id, k] : conns_) {
+      if (!k->dead) out += conn_line(*k, false);
+    }
+    out += "\n";
+  } else if (word == "crst") {
+    for (auto& [id, k] : conns_) {
+      k->received = k->sent = 0;
+      k->min_latency = -1;
+      k->max_latency = k->total_latency = k->latency_count = k->last_latency = 0;
+    }
+    out = "Connection stats reset.\n";
+  } else if (word == "srst") {
+    packets_received_ = packets_sent_ = 0;
+    min_latency_ = -1;
+    max_latency_ = total_latency_ = latency_count_ = 0;
+    out = "Server stats reset.\n";
+  } else if (word == "conf") {
+    line("clientPort", config_.client_port);
+    line("secureClientPort", -1);
+    line("dataDir", log_dir_);
+    line("dataDirSize", DirSize(log_dir_));
+    line("dataLogDir", log_dir_);
+    line("dataLogSize", DirSize(log_dir_));
+    line("tickTime", config_.tick_time);
+    line("maxClientCnxns", config_.max_client_cnxns);
+    line("minSessionTimeout", config_.MinSessionTimeout());
+    line("maxSessionTimeout", config_.MaxSessionTimeout());
+    line("clientPortListenBacklog", config_.client_port_listen_backlog);
+    line("serverId", config_.server_id);
+  } else if (word == "envi") {
+    char host[256] = "";
+    gethostname(host, sizeof host);
+    utsname u{};
+    uname(&u);
+    char cwd[4096] = "";
+    if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+    out = "Environment:\n";
+    line("zookeeper.version", kZooKeeperVersion);
+    line("host.name", host);
+    line("os.name", u.sysname);
+    line("os.arch", u.machine);
+    line("os.version", u.release);
+    line("user.name", getenv("USER") ? getenv("USER") : "");
+    line("user.home", getenv("HOME") ? getenv("HOME") : "");
+    line("user.dir", cwd);
+  } else if (word == "dirs") {
+    out = fmt::format("datadir_size: {}\nlogdir_size: {}\n", DirSize(log_dir_), DirSize(log_dir_));
+  } else if (word == "wchs" || word == "wchc" || word == "wchp") {
+    size_t total = 0, watching = 0;
+    for (const auto& [id, k] : conns_) {
+      size_t n = k->data_watches.size() + k->child_watches.size();
+      total += n;
+      watching += n ? 1 : 0;
+    }
+    std::set<std::string> paths;
+    for (const auto& [p, ids] : data_watches_) paths.insert(p);
+    for (const auto& [p, ids] : child_watches_) paths.insert(p);
+    if (word == "wchs") {
+      out = fmt::format("{} connections watching {} paths\nTotal watches:{}\n", watching, paths.size(), total);
+    } else if (word == "wchc") {
+      for (const auto& [id, k] : conns_) {
+        if (k->session == 0 || (k->data_watches.empty() && k->child_watches.empty())) continue;
+        out += fmt::format("0x{:x}\n", static_cast<uint64_t>(k->session));
+        std::set<std::string> mine(k->data_watches.begin(), k->data_watches.end());
+        mine.insert(k->child_watches.begin(), k->child_watches.end());
+        for (const auto& p : mine) out += "\t" + p + "\n";
+      }
+    } else {
+      for (const auto& p : paths) {
+        out += p + "\n";
+        std::set<uint64_t> ids;
+        if (auto it = data_watches_.find(p); it != data_watches_.end()) ids.insert(it->second.begin(), it->second.end());
+        if (auto it = child_watches_.find(p); it != child_watches_.end()) ids.insert(it->second.begin(), it->second.end());
+        for (uint64_t id : ids) {
+          auto cit = conns_.find(id);
+          if (cit != conns_.end()) out += fmt::format("\t0x{:x}\n", static_cast<uint64_t>(cit->second->session));
+        }
+      }
+    }
+  } else if (word == "dump") {
+    out = fmt::format("SessionTracker dump:\nGlobal Sessions({}):\n", sessions_.size());
+    for (const auto& [id, s] : sessions_) out += fmt::format("0x{:x}\t{}ms\n", static_cast<uint64_t>(id), s.timeout);
+    out += "ephemeral nodes dump:\n";
+    out += fmt::format("Sessions with Ephemerals ({}):\n", tree_.ephemerals().size());
+    for (const auto& [id, paths] : tree_.ephemerals()) {
+      out += fmt::format("0x{:x}:\n", static_cast<uint64_t>(id));
+      for (const auto& p : paths) out += "\t" + p + "\n";
+    }
+  } else if (word == "mntr") {
+    auto kv = [&out](std::string_view k, const auto& v) { out += fmt::format("zk_{}\t{}\n", k, v); };
+    double avg = latency_count_ ? static_cast<double>(total_latency_) / static_cast<double>(latency_count_) : 0.0;
+    size_t watches = 0;
+    for (const auto& [p, ids] : data_watches_) watches += ids.size();
+    for (const auto& [p, ids] : child_watches_) watches += ids.size();
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    kv("version", kZooKeeperVersion);
+    kv("server_state", "standalone");
+    kv("ephemerals_count", tree_.ephemeral_count());
+    kv("num_alive_connections", live);
+    kv("avg_latency", JavaDouble(avg));
+    kv("outstanding_requests", outstanding_);
+    kv("znode_count", tree_.node_count() + 1);
+    kv("global_sessions", sessions_.size());
+    kv("non_mtls_remote_conn_count", 0);
+    kv("last_client_response_size", last_response_size_);
+    kv("packets_sent", packets_sent_);
+    kv("packets_received", packets_received_);
+    kv("max_client_response_size", max_response_size_);
+    kv("connection_drop_probability", "0.0");
+    kv("watch_count", watches);
+    kv("auth_failed_count", auth_failed_);
+    kv("min_latency", min_latency_ < 0 ? 0 : min_latency_);
+    kv("max_file_descriptor_count", static_cast<int64_t>(rl.rlim_max));
+    kv("approximate_data_size", tree_.approximate_data_size());
+    kv("open_file_descriptor_count", OpenFds());
+    kv("local_sessions", 0);
+    kv("uptime", NowMs() - start_ms_);
+    kv("max_latency", max_latency_);
+    kv("outstanding_tls_handshake", 0);
+    kv("min_client_response_size", min_response_size_);
+    kv("non_mtls_local_conn_count", 0);
+    kv("proposal_count", 0);
+    kv("connection_rejected", connection_rejected_);
+    kv("bytes_received_count", bytes_received_);
+    kv("connection_request_count", connection_requests_);
+    kv("unsuccessful_handshake", unsuccessful_handshakes_);
+    kv("stale_sessions_expired", expired_sessions_);
+    kv("snap_count", snapshots_taken_.load());
+    kv("sync_processor_request_queued", txns_logged_);
+    kv("looking_count", 0);
+    int64_t fsyncs = log_->fsync_count();
+    auto summary = [&](std::string_view name, double avgv, int64_t minv, int64_t maxv, int64_t cnt, int64_t sum) {
+      kv(fmt::format("avg_{}", name), JavaDouble(avgv));
+      kv(fmt::format("min_{}", name), minv);
+      kv(fmt::format("max_{}", name), maxv);
+      kv(fmt::format("cnt_{}", name), cnt);
+      kv(fmt::format("sum_{}", name), sum);
+    };
+    int64_t fsync_ms_total = log_->fsync_micros_total() / 1000;
+    summary("fsynctime", fsyncs ? static_cast<double>(log_->fsync_micros_total()) / 1000.0 / static_cast<double>(fsyncs) : 0.0,
+            0, log_->fsync_micros_max() / 1000, fsyncs, fsync_ms_total);
+    int64_t snaps = snapshots_taken_.load();
+    summary("snapshottime", static_cast<double>(last_snapshot_ms_.load()), 0, last_snapshot_ms_.load(), snaps,
+            last_snapshot_ms_.load() * snaps);
+    summary("dbinittime", static_cast<double>(startup_ms_), startup_ms_, startup_ms_, 1, startup_ms_);
+    summary("startup_snap_load_time", static_cast<double>(recovery_.snapshot_millis), recovery_.snapshot_millis,
+            recovery_.snapshot_millis, 1, recovery_.snapshot_millis);
+    summary("startup_txns_loaded", static_cast<double>(recovery_.replayed), recovery_.replayed, recovery_.replayed, 1,
+            recovery_.replayed);
+    summary("startup_txns_load_time", static_cast<double>(recovery_.replay_millis), recovery_.replay_millis,
+            recovery_.replay_millis, 1, recovery_.replay_millis);
+  }
+  c->sent++;
+  packets_sent_++;
+  c->out += out;
+  c->want_write = true;
+  c->close_after_flush = true;
+}
+
+}  // namespace faultline::coord

@@ -1,0 +1,147 @@
+// quorumd's standalone server: one event-loop thread owns the sockets, the data tree, the
+// sessions and the watches; the transaction log's sync thread does the fsyncs.
+//
+// The request pipeline:
+//   read a packet -> prep (decode, check ACLs against the tree, resolve `auth` ACLs)
+//   -> a Txn with the next zxid -> CommitPath::Append -> ApplyCommitted (tree, sessions,
+//   watches) -> replies and watch events queued on connections, each tagged with the zxid
+//   that must be durable before it leaves -> released when the commit path reports that
+//   zxid durable.
+// Reads run against the tree at once and are tagged with the tree's last zxid, so no
+// client ever sees a write before it is on disk, and a session's replies leave in order.
+//
+// For the ensemble, Append becomes "propose", and txns committed by the quorum arrive
+// through ApplyCommitted whoever proposed them.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/status.h"
+#include "coord/acl.h"
+#include "coord/config.h"
+#include "coord/connection.h"
+#include "coord/data_tree.h"
+#include "coord/jute.h"
+#include "coord/storage.h"
+
+namespace faultline::coord {
+
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+
+  // Recovers dataDir, opens the log and binds the client port.
+  Status Start();
+  // Serves until RequestStop(); returns non-ok when durability was lost.
+  Status Run();
+  // Safe from a signal handler.
+  void RequestStop();
+
+  int bound_port() const { return port_; }
+
+  // Applies a committed transaction and delivers its results and watch events.
+  void ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid);
+
+ private:
+  friend class FourLetterWords;
+  struct SessionState {
+    int32_t timeout = 0;
+    int64_t expire_at_ms = 0;
+    uint64_t conn = 0;
+    bool closing = false;
+  };
+
+  void Accept();
+  void OnReadable(Connection* c);
+  void OnWritable(Connection* c);
+  bool HandlePacket(Connection* c, std::string_view packet);
+  bool HandleConnect(Connection* c, std::string_view packet);
+  bool HandleRequest(Connection* c, std::string_view packet);
+  void HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r);
+  bool HandleWrite(Connection* c, int32_t xid, int32_t type, std::string_view body);
+  void HandleSetWatches(Connection* c, JuteReader& r, bool v2);
+  void HandleFourLetter(Connection* c, const std::string& word);
+  // Prep: turns a write request into a Txn body, or an error code for a kError txn.
+  int32_t Prep(Connection* c, int32_t type, std::string_view body, std::string* txn_body);
+  int32_t PrepCreate(Connection* c, CreateRequest* req);
+  bool Submit(Connection* c, int32_t xid, int32_t type, int64_t session, std::string body);
+  void Reply(Connection* c, int32_t xid, int64_t zxid, int32_t err, std::string_view body, int64_t tag);
+  void Queue(Connection* c, std::string bytes, int64_t tag);
+  void Release(Connection* c);
+  void FireWatches(const std::vector<WatchEvent>& events, int64_t zxid);
+  void RemoveWatches(Connection* c);
+  void Close(Connection* c, const char* why);
+  void Tick();
+  void MaybeSnapshot();
+  void TouchSession(Connection* c);
+  std::vector<AuthId> IdsOf(Connection* c) const;
+  bool Allowed(Connection* c, const Node& node, int32_t perm) const;
+  int64_t NowMs() const;
+  int64_t WallMs() const;
+  int64_t NextSessionId();
+  std::string PasswordFor(int64_t session) const;
+  void WriteFailed(const Status& st);
+
+  Config config_;
+  DataTree tree_;
+  std::unique_ptr<TxnLogWriter> log_;
+  std::string log_dir_;
+  int epoll_fd_ = -1;
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;
+  int timer_fd_ = -1;
+  int port_ = 0;
+  Status fatal_;
+  bool disk_full_ = false;
+
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  uint64_t next_conn_id_ = 16;  // low ids tag the listener and the event fds in epoll
+  std::set<uint64_t> holding_;  // connections with replies waiting for durability
+  std::unordered_map<int64_t, SessionState> sessions_;
+  int64_t next_session_id_ = 0;
+  std::unordered_map<std::string, std::set<uint64_t>> data_watches_;
+  std::unordered_map<std::string, std::set<uint64_t>> child_watches_;
+
+  // Snapshots.
+  int64_t txns_since_snapshot_ = 0;
+  int64_t snapshot_threshold_ = 0;
+  std::thread snapshot_thread_;
+  std::atomic<bool> snapshot_running_{false};
+
+  // Figures for the four-letter words.
+  int64_t start_ms_ = 0;
+  int64_t packets_received_ = 0;
+  int64_t packets_sent_ = 0;
+  int64_t bytes_received_ = 0;
+  int64_t min_latency_ = -1;
+  int64_t max_latency_ = 0;
+  int64_t total_latency_ = 0;
+  int64_t latency_count_ = 0;
+  int64_t outstanding_ = 0;
+  int64_t auth_failed_ = 0;
+  int64_t unsuccessful_handshakes_ = 0;
+  int64_t connection_rejected_ = 0;
+  int64_t last_response_size_ = -1;
+  int64_t min_response_size_ = -1;
+  int64_t max_response_size_ = -1;
+  int64_t expired_sessions_ = 0;
+  int64_t connection_requests_ = 0;
+  int64_t txns_logged_ = 0;
+  std::atomic<int64_t> snapshots_taken_{0};
+  std::atomic<int64_t> last_snapshot_ms_{0};
+  RecoveryResult recovery_;
+  int64_t startup_ms_ = 0;
+};
+
+}  // namespace faultline::coord

@@ -1,0 +1,446 @@
+#include "coord/storage.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "coord/jute.h"
+#include "coord/log.h"
+
+namespace faultline::coord {
+
+namespace {
+
+std::array<uint32_t, 256> MakeCrcTable() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+
+const std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint32_t GetU32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
+}
+
+std::string ErrnoText(int e) { return std::strerror(e); }
+
+Status SyncDir(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return Status::Unavailable(dir + ": " + ErrnoText(errno));
+  int rc = fsync(fd);
+  int e = errno;
+  close(fd);
+  if (rc != 0) return Status::Unavailable(dir + ": fsync: " + ErrnoText(e));
+  return Status::Ok();
+}
+
+Status ReadWholeFile(const std::string& path, std::string* out) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return Status::Unavailable(path + ": " + ErrnoText(errno));
+  struct stat st;
+  fstat(fd, &st);
+  out->resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < out->size()) {
+    ssize_t n = read(fd, out->data() + got, out->size() - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fd);
+  out->resize(got);
+  return Status::Ok();
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+uint32_t Crc32c(std::string_view data, uint32_t crc) {
+  crc = ~crc;
+  for (unsigned char c : data) crc = kCrcTable[(crc ^ c) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+std::string EncodeLogRecord(const Txn& txn) {
+  std::string payload = EncodeTxn(txn);
+  std::string rec;
+  rec.reserve(8 + payload.size());
+  std::string len;
+  PutU32(&len, static_cast<uint32_t>(payload.size()));
+  uint32_t crc = Crc32c(payload, Crc32c(len));
+  PutU32(&rec, crc);
+  rec += len;
+  rec += payload;
+  return rec;
+}
+
+LogScan ScanLog(std::string_view bytes, int64_t expected_zxid, const std::function<void(const Txn&)>& on_txn) {
+  LogScan scan;
+  if (bytes.size() < kLogHeaderSize || bytes.substr(0, 4) != "QLOG" || GetU32(bytes.data() + 4) != 1) {
+    scan.bad_header = true;
+    scan.corrupt = !bytes.empty();
+    scan.reason = "bad or missing log file header";
+    return scan;
+  }
+  size_t pos = kLogHeaderSize;
+  scan.valid_end = pos;
+  int64_t want = expected_zxid;
+  while (pos + 8 <= bytes.size()) {
+    uint32_t crc = GetU32(bytes.data() + pos);
+    uint32_t len = GetU32(bytes.data() + pos + 4);
+    if (crc == 0 && len == 0) break;  // preallocated zeros: the end
+    if (len == 0 || len > kMaxRecordSize || len > bytes.size() - pos - 8) {
+      scan.corrupt = true;
+      scan.reason = "record length " + std::to_string(len) + " does not fit";
+      return scan;
+    }
+    std::string_view body = bytes.substr(pos + 8, len);
+    if (Crc32c(body, Crc32c(bytes.substr(pos + 4, 4))) != crc) {
+      scan.corrupt = true;
+      scan.reason = "checksum mismatch";
+      return scan;
+    }
+    Txn txn;
+    if (!DecodeTxn(body, &txn)) {
+      scan.corrupt = true;
+      scan.reason = "undecodable transaction";
+      return scan;
+    }
+    if (want != 0 && txn.zxid != want) {
+      scan.corrupt = true;
+      scan.reason = "zxid " + Hex(txn.zxid) + " where " + Hex(want) + " was expected";
+      return scan;
+    }
+    want = txn.zxid + 1;
+    on_txn(txn);
+    pos += 8 + len;
+    scan.valid_end = pos;
+    ++scan.records;
+  }
+  // Past the end marker only zeros may follow; anything else is damage after a record
+  // whose header was zeroed.
+  for (size_t i = scan.valid_end; i < bytes.size(); ++i) {
+    if (bytes[i] != 0) {
+      scan.corrupt = true;
+      scan.reason = (pos + 8 > bytes.size()) ? "torn record header" : "data after the end of the log";
+      break;
+    }
+  }
+  return scan;
+}
+
+TxnLogWriter::TxnLogWriter(std::string dir, int64_t prealloc_bytes, bool force_sync)
+    : dir_(std::move(dir)), prealloc_(prealloc_bytes), force_sync_(force_sync) {
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  sync_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "SyncThread:0");
+    SyncLoop();
+  });
+}
+
+TxnLogWriter::~TxnLogWriter() {
+  Flush();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  sync_thread_.join();
+  if (fd_ >= 0) close(fd_);
+  if (event_fd_ >= 0) close(event_fd_);
+}
+
+Status TxnLogWriter::Open(int64_t first_zxid) {
+  std::string name = dir_ + "/log." + fmt::format("{:x}", first_zxid);
+  int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Unavailable(name + ": " + ErrnoText(errno));
+  std::string header = "QLOG";
+  PutU32(&header, 1);
+  header.append(8, '\0');
+  int rc = posix_fallocate(fd, 0, static_cast<off_t>(std::max<int64_t>(prealloc_, kLogHeaderSize)));
+  if (rc != 0) {
+    close(fd);
+    unlink(name.c_str());
+    return Status::Unavailable(name + ": cannot reserve space: " + ErrnoText(rc));
+  }
+  if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) || fdatasync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    unlink(name.c_str());
+    return Status::Unavailable(name + ": " + ErrnoText(e));
+  }
+  FAULTLINE_RETURN_IF_ERROR(SyncDir(dir_));
+  Log(LogLevel::kInfo, "FileTxnLog@0", "Creating new log file: log.{:x}", first_zxid);
+  int old = fd_;
+  fd_ = fd;
+  pos_ = kLogHeaderSize;
+  alloc_end_ = static_cast<size_t>(std::max<int64_t>(prealloc_, kLogHeaderSize));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (old >= 0) retiring_.push_back(old);
+    sync_fd_ = fd;
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Status TxnLogWriter::Reserve(size_t end) {
+  if (end <= alloc_end_) return Status::Ok();
+  size_t want = std::max(end, alloc_end_ + static_cast<size_t>(prealloc_));
+  int rc = posix_fallocate(fd_, static_cast<off_t>(alloc_end_), static_cast<off_t>(want - alloc_end_));
+  if (rc != 0 && want > end) {
+    rc = posix_fallocate(fd_, static_cast<off_t>(alloc_end_), static_cast<off_t>(end - alloc_end_));
+    want = end;
+  }
+  if (rc != 0) return Status::Unavailable("cannot reserve space in the transaction log: " + ErrnoText(rc));
+  alloc_end_ = want;
+  return Status::Ok();
+}
+
+Status TxnLogWriter::Append(const Txn& txn) {
+  std::string rec = EncodeLogRecord(txn);
+  FAULTLINE_RETURN_IF_ERROR(Reserve(pos_ + rec.size()));
+  buffer_ += rec;
+  pos_ += rec.size();
+  buffered_zxid_ = txn.zxid;
+  return Status::Ok();
+}
+
+Status TxnLogWriter::Flush() {
+  if (buffer_.empty()) return Status::Ok();
+  size_t off = pos_ - buffer_.size();
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t n = pwrite(fd_, buffer_.data() + done, buffer_.size() - done, static_cast<off_t>(off + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Unavailable("write to the transaction log failed: " + ErrnoText(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  buffer_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    written_zxid_ = buffered_zxid_;
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Status TxnLogWriter::Roll(int64_t next_zxid) {
+  FAULTLINE_RETURN_IF_ERROR(Flush());
+  return Open(next_zxid);
+}
+
+void TxnLogWriter::DrainNotify() {
+  uint64_t v;
+  while (read(event_fd_, &v, sizeof v) > 0) {
+  }
+}
+
+void TxnLogWriter::SyncLoop() {
+  for (;;) {
+    int fd;
+    int64_t target;
+    std::vector<int> retiring;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || written_zxid_ > durable_zxid_.load() || !retiring_.empty(); });
+      if (stop_ && written_zxid_ <= durable_zxid_.load() && retiring_.empty()) break;
+      fd = sync_fd_;
+      target = written_zxid_;
+      retiring.swap(retiring_);
+    }
+    int64_t start = NowMicros();
+    bool ok = true;
+    for (int r : retiring) {
+      if (force_sync_ && fdatasync(r) != 0) ok = false;
+      close(r);
+    }
+    if (ok && force_sync_ && fd >= 0 && fdatasync(fd) != 0) ok = false;
+    if (!ok) {
+      // After a failed fsync the kernel may have dropped the dirty pages: nothing written
+      // since the last good fsync can be trusted, so no more acknowledgements.
+      Log(LogLevel::kError, "SyncRequestProcessor@0", "Severe unrecoverable error, exiting: fdatasync failed: {}",
+          ErrnoText(errno));
+      failed_ = true;
+      uint64_t one = 1;
+      (void)!write(event_fd_, &one, sizeof one);
+      return;
+    }
+    int64_t took = NowMicros() - start;
+    fsync_count_++;
+    fsync_micros_ += took;
+    if (took > fsync_micros_max_.load()) fsync_micros_max_ = took;
+    if (took > 1000000) {
+      Log(LogLevel::kWarn, "FileTxnLog@0", "fsync-ing the write ahead log in SyncThread:0 took {}ms which will adversely effect operation latency.", took / 1000);
+    }
+    durable_zxid_.store(target, std::memory_order_release);
+    uint64_t one = 1;
+    (void)!write(event_fd_, &one, sizeof one);
+  }
+}
+
+Status WriteSnapshot(const std::string& dir, int64_t zxid, std::string_view payload) {
+  std::string name = dir + "/snapshot." + fmt::format("{:x}", zxid);
+  std::string tmp = name + ".tmp";
+  std::string header = "QSNF";
+  PutU32(&header, Crc32c(payload));
+  uint64_t len = payload.size();
+  PutU32(&header, static_cast<uint32_t>(len >> 32));
+  PutU32(&header, static_cast<uint32_t>(len));
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Unavailable(tmp + ": " + ErrnoText(errno));
+  auto fail = [&](const std::string& what) {
+    int e = errno;
+    close(fd);
+    unlink(tmp.c_str());
+    return Status::Unavailable(tmp + ": " + what + ": " + ErrnoText(e));
+  };
+  for (std::string_view part : {std::string_view(header), payload}) {
+    size_t done = 0;
+    while (done < part.size()) {
+      ssize_t n = write(fd, part.data() + done, part.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail("write");
+      done += static_cast<size_t>(n);
+    }
+  }
+  if (fsync(fd) != 0) return fail("fsync");
+  close(fd);
+  if (rename(tmp.c_str(), name.c_str()) != 0) {
+    int e = errno;
+    unlink(tmp.c_str());
+    return Status::Unavailable(name + ": rename: " + ErrnoText(e));
+  }
+  return SyncDir(dir);
+}
+
+std::vector<std::pair<int64_t, std::string>> ListZxidFiles(const std::string& dir, const std::string& prefix) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::string hex = name.substr(prefix.size());
+    if (hex.empty() || hex.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
+    out.emplace_back(static_cast<int64_t>(std::stoull(hex, nullptr, 16)), dir + "/" + name);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void PurgeOldFiles(const std::string& dir, int retain) {
+  auto snaps = ListZxidFiles(dir, "snapshot.");
+  if (static_cast<int>(snaps.size()) <= retain) return;
+  int64_t oldest_kept = snaps[snaps.size() - static_cast<size_t>(retain)].first;
+  for (size_t i = 0; i + static_cast<size_t>(retain) < snaps.size(); ++i) unlink(snaps[i].second.c_str());
+  auto logs = ListZxidFiles(dir, "log.");
+  // A log is still needed if it holds any zxid above the oldest kept snapshot: keep the
+  // last log starting at or below oldest_kept + 1 and everything after it.
+  for (size_t i = 0; i + 1 < logs.size(); ++i) {
+    if (logs[i + 1].first <= oldest_kept + 1) unlink(logs[i].second.c_str());
+  }
+}
+
+Status Recover(const std::string& dir, DataTree* tree, RecoveryResult* result) {
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::Unavailable(dir + ": cannot create: " + ErrnoText(errno));
+  }
+  int64_t t0 = NowMicros();
+  auto snaps = ListZxidFiles(dir, "snapshot.");
+  for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+    Log(LogLevel::kInfo, "FileSnap@0", "Reading snapshot {}", it->second);
+    std::string bytes;
+    Status st = ReadWholeFile(it->second, &bytes);
+    bool ok = st.ok() && bytes.size() >= 16 && bytes.substr(0, 4) == "QSNF";
+    if (ok) {
+      uint32_t crc = GetU32(bytes.data() + 4);
+      uint64_t len = (uint64_t{GetU32(bytes.data() + 8)} << 32) | GetU32(bytes.data() + 12);
+      std::string_view payload = std::string_view(bytes).substr(16);
+      ok = payload.size() == len && Crc32c(payload) == crc && tree->Deserialize(payload);
+    }
+    if (ok) {
+      result->snapshot_zxid = tree->last_zxid();
+      break;
+    }
+    Log(LogLevel::kWarn, "FileSnap@0", "problem reading snap file {}: not a valid quorumd snapshot; trying an older one",
+        it->second);
+  }
+  int64_t t1 = NowMicros();
+  result->snapshot_millis = (t1 - t0) / 1000;
+
+  auto logs = ListZxidFiles(dir, "log.");
+  int64_t base = result->snapshot_zxid < 0 ? 0 : result->snapshot_zxid;
+  size_t first = 0;
+  for (size_t i = 0; i < logs.size(); ++i) {
+    if (logs[i].first <= base + 1) first = i;
+  }
+  if (!logs.empty() && logs[first].first > base + 1) {
+    return Status::Internal(fmt::format("{}: transaction log gap: state is at {} but the oldest log starts at {}",
+                                        dir, Hex(base), Hex(logs[first].first)));
+  }
+  for (size_t i = first; i < logs.size(); ++i) {
+    std::string bytes;
+    FAULTLINE_RETURN_IF_ERROR(ReadWholeFile(logs[i].second, &bytes));
+    int64_t expected = logs[i].first;
+    LogScan scan = ScanLog(bytes, expected, [&](const Txn& txn) {
+      if (txn.zxid <= tree->last_zxid()) return;
+      tree->Apply(txn);
+      result->replayed++;
+    });
+    if (!scan.corrupt) continue;
+    result->log_cut = true;
+    size_t cut_at = scan.bad_header ? 0 : scan.valid_end;
+    std::string aside = logs[i].second + ".corrupt";
+    int fd = open(aside.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      (void)!write(fd, bytes.data() + cut_at, bytes.size() - cut_at);
+      fsync(fd);
+      close(fd);
+    }
+    Log(LogLevel::kError, "FileTxnLog@0",
+        "Corrupted or torn transaction log {} at offset {} ({}); last valid zxid {}; cutting {} bytes "
+        "(kept in {}) and ignoring {} later log file(s)",
+        logs[i].second, cut_at, scan.reason, Hex(tree->last_zxid()), bytes.size() - cut_at, aside,
+        logs.size() - i - 1);
+    if (truncate(logs[i].second.c_str(), static_cast<off_t>(cut_at)) != 0) {
+      return Status::Unavailable(logs[i].second + ": cannot cut the damaged tail: " + ErrnoText(errno));
+    }
+    for (size_t j = i + 1; j < logs.size(); ++j) {
+      std::string moved = logs[j].second + ".corrupt";
+      rename(logs[j].second.c_str(), moved.c_str());
+    }
+    SyncDir(dir);
+    break;
+  }
+  result->replay_millis = (NowMicros() - t1) / 1000;
+  result->last_zxid = tree->last_zxid();
+  return Status::Ok();
+}
+
+}  // namespace faultline::coord

@@ -1,0 +1,140 @@
+// Durable storage in dataDir/version-2: the transaction log and snapshots.
+//
+// Log files are named log.<first zxid, hex>; each starts with a 16-byte header
+// ("QLOG", version:int, reserved:long) and holds records
+//   crc32c:u32  length:u32  payload (EncodeTxn, txn.h)
+// with the CRC over length and payload. Files are preallocated in chunks, so the tail of
+// a file is zeros: an all-zero record header marks the end. zxids run without gaps.
+//
+// Snapshot files are named snapshot.<last zxid, hex>:
+//   "QSNF"  crc32c:u32  length:u64  payload (DataTree::Serialize)
+// written to a temporary name, fsynced and renamed, so a snapshot either exists whole
+// or not at all.
+//
+// Recovery: the newest snapshot that validates, then every log record after it. The first
+// record that fails its CRC, its framing or the zxid sequence ends the log: what follows it
+// is copied aside to <log>.corrupt, cut from the log and reported, never applied.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "coord/data_tree.h"
+#include "coord/txn.h"
+
+namespace faultline::coord {
+
+uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+
+inline constexpr size_t kLogHeaderSize = 16;
+inline constexpr uint32_t kMaxRecordSize = 64u << 20;
+
+// The outcome of reading one log file's bytes.
+struct LogScan {
+  size_t valid_end = 0;    // offset after the last good record
+  size_t records = 0;
+  bool bad_header = false;
+  bool corrupt = false;    // something other than zeros follows valid_end
+  std::string reason;      // why the scan stopped, when corrupt
+};
+// Calls on_txn for each good record in order; stops at the first bad one. expected_zxid
+// is the zxid the first record must carry, or 0 to accept any start.
+LogScan ScanLog(std::string_view bytes, int64_t expected_zxid, const std::function<void(const Txn&)>& on_txn);
+
+// Encodes one log record (header included) for a Txn.
+std::string EncodeLogRecord(const Txn& txn);
+
+// Appends records to the current log file from the server thread and makes them durable
+// from its own sync thread: everything written before an fdatasync starts is covered by it,
+// so many clients' writes share one fsync (group commit).
+class TxnLogWriter {
+ public:
+  TxnLogWriter(std::string dir, int64_t prealloc_bytes, bool force_sync);
+  ~TxnLogWriter();
+  TxnLogWriter(const TxnLogWriter&) = delete;
+  TxnLogWriter& operator=(const TxnLogWriter&) = delete;
+
+  // Starts a new log file log.<first_zxid>. REQUIRES: the server thread.
+  Status Open(int64_t first_zxid);
+  // Buffers one record. Fails, buffering nothing, when no room can be reserved on disk.
+  Status Append(const Txn& txn);
+  // Writes what Append buffered and wakes the sync thread. An error here is fatal to
+  // durability (EIO after space was reserved) and the caller must stop.
+  Status Flush();
+  // Closes the current file (its fsync is still owed and done by the sync thread) and
+  // opens log.<next_zxid>.
+  Status Roll(int64_t next_zxid);
+
+  int64_t durable_zxid() const { return durable_zxid_.load(std::memory_order_acquire); }
+  int64_t written_zxid() const { return buffered_zxid_; }
+  // Readable (eventfd) whenever durable_zxid advanced; DrainNotify resets it.
+  int notify_fd() const { return event_fd_; }
+  void DrainNotify();
+  // A fatal sync error, once seen by the sync thread.
+  bool failed() const { return failed_.load(); }
+
+  // Figures for mntr.
+  int64_t fsync_count() const { return fsync_count_.load(); }
+  int64_t fsync_micros_total() const { return fsync_micros_.load(); }
+  int64_t fsync_micros_max() const { return fsync_micros_max_.load(); }
+
+ private:
+  void SyncLoop();
+  Status Reserve(size_t end);
+
+  std::string dir_;
+  int64_t prealloc_;
+  bool force_sync_;
+  int event_fd_ = -1;
+
+  // Server-thread state.
+  int fd_ = -1;
+  size_t pos_ = 0;          // file offset of the next record, buffered ones included
+  size_t alloc_end_ = 0;    // bytes reserved on disk
+  std::string buffer_;
+  int64_t buffered_zxid_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int sync_fd_ = -1;                 // GUARDED_BY(mu_)
+  std::vector<int> retiring_;        // GUARDED_BY(mu_): rolled files still owed an fsync
+  int64_t written_zxid_ = 0;         // GUARDED_BY(mu_)
+  bool stop_ = false;                // GUARDED_BY(mu_)
+  std::atomic<int64_t> durable_zxid_{0};
+  std::atomic<bool> failed_{false};
+  std::atomic<int64_t> fsync_count_{0};
+  std::atomic<int64_t> fsync_micros_{0};
+  std::atomic<int64_t> fsync_micros_max_{0};
+  std::thread sync_thread_;
+};
+
+// Writes snapshot.<zxid> atomically into dir. Leaves nothing behind on failure.
+Status WriteSnapshot(const std::string& dir, int64_t zxid, std::string_view payload);
+
+// Removes snapshots beyond the newest `retain` and the logs only they needed.
+void PurgeOldFiles(const std::string& dir, int retain);
+
+struct RecoveryResult {
+  int64_t snapshot_zxid = -1;  // -1: no valid snapshot
+  int64_t replayed = 0;
+  int64_t last_zxid = 0;
+  bool log_cut = false;
+  int64_t snapshot_millis = 0;
+  int64_t replay_millis = 0;
+};
+
+// Loads dir (creating it when missing) into tree.
+Status Recover(const std::string& dir, DataTree* tree, RecoveryResult* result);
+
+// The files of a kind ("log." or "snapshot.") in dir with their zxids, ascending.
+std::vector<std::pair<int64_t, std::string>> ListZxidFiles(const std::string& dir, const std::string& prefix);
+
+}  // namespace faultline::coord
