@@ -248,9 +248,10 @@ Status PlanPartition(const json& p, const std::string& tag, json* art, std::vect
       auto c = Comment(tag);
       match.insert(match.end(), c.begin(), c.end());
       std::string chain = out ? kChainOutput : kChainInput;
-      if (cut && mode == "packets" && protocol != "udp") {
-        // Established TCP connections get a reset at once instead of stalling until
-        // their retransmissions give up.
+      if (cut && !out && mode == "packets" && protocol != "udp") {
+        // The peer's established TCP connections get a reset at once instead of stalling
+        // until their retransmissions give up. (Local sockets are cut by SOCK_DESTROY
+        // below: a REJECT in OUTPUT cannot answer locally generated packets.)
         auto m = match;
         if (protocol == "all") {
           // -p must precede the comment match in the rule text; rebuild.
@@ -268,9 +269,40 @@ Status PlanPartition(const json& p, const std::string& tag, json* art, std::vect
   (*art)["chains"] = json::array();
   if (direction != "from") (*art)["chains"].push_back(kChainOutput);
   if (direction != "to") (*art)["chains"].push_back(kChainInput);
-  if (cut) (*art)["conntrack_flush"] = peers;
+  if (cut) {
+    (*art)["conntrack_flush"] = peers;
+    (*art)["cut_sockets"] = {{"peers", peers}, {"ports", ports}};
+  }
   notes->push_back("iptables partition (" + direction + ", " + mode + ") from " +
                    Join(peers, ","));
+  return Status::Ok();
+}
+
+// Closes this host's established TCP sockets to the peers (ss -K, SOCK_DESTROY), never
+// the lockout-guarded ones: the local half of "cut established connections".
+Status CutSockets(const json& state, const json& cut) {
+  std::vector<std::string> ports = cut.value("ports", std::vector<std::string>{});
+  for (const auto& peer_json : cut["peers"]) {
+    std::vector<std::string> argv = {"ss", "-K", "-t", "dst", peer_json.get<std::string>()};
+    if (!ports.empty()) {
+      argv.push_back("and");
+      argv.push_back("(");
+      for (size_t i = 0; i < ports.size(); ++i) {
+        if (i) argv.push_back("or");
+        argv.insert(argv.end(), {"sport", "=", ":" + ports[i], "or", "dport", "=", ":" + ports[i]});
+      }
+      argv.push_back(")");
+    }
+    for (const auto& g : state["netfilter"]["guards"]) {
+      argv.insert(argv.end(), {"and", "not", "(", "dst", g.value("addr", ""), "and", "dport", "=",
+                               ":" + std::to_string(g.value("port", 0)), ")"});
+    }
+    CommandResult r;
+    FAULTLINE_RETURN_IF_ERROR(RunCommand(argv, &r));
+    if (r.exit_status != 0) {
+      return Status::Unavailable("cutting established connections (ss -K) failed: " + r.err);
+    }
+  }
   return Status::Ok();
 }
 
@@ -288,6 +320,7 @@ Status ApplyRules(AgentContext& ctx, json& state, json& art) {
       }
     }
   }
+  if (art.contains("cut_sockets")) FAULTLINE_RETURN_IF_ERROR(CutSockets(state, art["cut_sockets"]));
   return Status::Ok();
 }
 
