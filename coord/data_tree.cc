@@ -25,6 +25,13 @@ bool IsSequential(int32_t flags) {
 
 }  // namespace
 
+Stat VisibleStat(const Node& node) {
+  Stat s = node.stat;
+  s.num_children = static_cast<int32_t>(node.children.size());
+  s.cversion = node.stat.cversion * 2 - s.num_children;
+  return s;
+}
+
 struct DataTree::Undo {
   enum Kind { kRemoveCreated, kRestoreDeleted, kRestoreData } kind;
   std::string path;
@@ -35,14 +42,10 @@ struct DataTree::Undo {
 DataTree::DataTree() {
   acls_.push_back(kOpenAcl);
   acl_index_[EncodeAcl(kOpenAcl)] = 0;
-  // The initial tree exactly as a fresh ZooKeeper 3.8 shows it to clients, quirks included
-  // (root cversion -1, /zookeeper cversion -2, /zookeeper/config read-only).
-  Node root;
-  root.stat.cversion = -1;
-  AddNode("/", std::move(root));
-  Node zookeeper;
-  zookeeper.stat.cversion = -2;
-  AddNode("/zookeeper", std::move(zookeeper));
+  // The initial tree exactly as a fresh ZooKeeper 3.8 shows it to clients
+  // (/zookeeper/config read-only, its aversion -1).
+  AddNode("/", Node{});
+  AddNode("/zookeeper", Node{});
   AddNode("/zookeeper/quota", Node{});
   Node config;
   config.stat.aversion = -1;
@@ -218,8 +221,7 @@ int32_t DataTree::DoDelete(const PathVersion& req, bool container_only, const Tx
   nodes_.erase(it);
   parent.children.erase(std::string(BaseName(req.path)));
   parent.stat.num_children = static_cast<int32_t>(parent.children.size());
-  parent.stat.cversion++;
-  parent.stat.pzxid = txn.zxid;
+  if (txn.zxid > parent.stat.pzxid) parent.stat.pzxid = txn.zxid;
   events->push_back(WatchEvent{event::kNodeDeleted, req.path});
   events->push_back(WatchEvent{event::kNodeChildrenChanged, parent_path});
   return err::kOk;
@@ -244,7 +246,7 @@ int32_t DataTree::DoSetData(const SetDataRequest& req, const Txn& txn, std::stri
   node.stat.mtime = txn.time_ms;
   node.stat.data_length = static_cast<int32_t>(req.data.size());
   JuteWriter w(reply);
-  WriteStat(w, node.stat);
+  WriteStat(w, VisibleStat(node));
   events->push_back(WatchEvent{event::kNodeDataChanged, req.path});
   return err::kOk;
 }
@@ -259,7 +261,7 @@ int32_t DataTree::DoSetAcl(const SetAclRequest& req, std::string* reply) {
   node.acl = InternAcl(req.acl);
   node.stat.aversion++;
   JuteWriter w(reply);
-  WriteStat(w, node.stat);
+  WriteStat(w, VisibleStat(node));
   return err::kOk;
 }
 

@@ -28,6 +28,8 @@ namespace faultline::coord {
 
 struct Node {
   std::string data;
+  // As ZooKeeper keeps it: stat.cversion counts the children ever created (it names the
+  // next sequential child); clients see 2 * cversion - numChildren (VisibleStat).
   Stat stat;
   int32_t acl = 0;  // index into the tree's ACL table
   std::set<std::string> children;
@@ -35,6 +37,9 @@ struct Node {
 
 // A change that fires watches: data watches on `path` for kNodeCreated/kNodeDataChanged,
 // child watches for kNodeChildrenChanged, both for kNodeDeleted.
+// The Stat a client is shown for a node.
+Stat VisibleStat(const Node& node);
+
 struct WatchEvent {
   int32_t type = 0;
   std::string path;

@@ -54,7 +54,7 @@ TEST_F(TreeTest, CreateSetsStatAndParent) {
   EXPECT_EQ(a->stat.ctime, 1001);
   EXPECT_EQ(a->stat.data_length, 1);
   const Node* root = tree_.Find("/");
-  EXPECT_EQ(root->stat.cversion, 0);  // ZooKeeper starts the root at -1
+  EXPECT_EQ(VisibleStat(*root).cversion, 0);  // 2 creates counted, 2 children
   EXPECT_EQ(root->stat.pzxid, 1);
   EXPECT_EQ(root->stat.num_children, 2);
   ASSERT_EQ(r.events.size(), 2u);
@@ -70,11 +70,13 @@ TEST_F(TreeTest, CreateSetsStatAndParent) {
 TEST_F(TreeTest, SequentialSuffixFollowsParentCversion) {
   Create("/q");
   Create("/q/other");
-  Delete("/q/other");
+  Create("/q/gone");
+  Delete("/q/gone");  // deletes do not advance the counter, as in ZooKeeper
   ApplyResult r = Create("/q/n-", create_mode::kPersistentSequential);
   ASSERT_EQ(r.err, err::kOk);
   EXPECT_EQ(Str(r.response), "/q/n-0000000002");
   EXPECT_EQ(Str(Create("/q/", create_mode::kPersistentSequential).response), "/q/0000000003");
+  EXPECT_EQ(VisibleStat(*tree_.Find("/q")).cversion, 2 * 4 - 3);
 }
 
 TEST_F(TreeTest, DeleteChecksVersionAndChildren) {
@@ -84,7 +86,7 @@ TEST_F(TreeTest, DeleteChecksVersionAndChildren) {
   EXPECT_EQ(Delete("/p/c", 3).err, err::kBadVersion);
   EXPECT_EQ(Delete("/p/c", 0).err, err::kOk);
   EXPECT_EQ(Delete("/p/c").err, err::kNoNode);
-  EXPECT_EQ(tree_.Find("/p")->stat.cversion, 2);
+  EXPECT_EQ(VisibleStat(*tree_.Find("/p")).cversion, 2);
 }
 
 TEST_F(TreeTest, EphemeralsGoWithTheirSession) {

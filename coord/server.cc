@@ -668,7 +668,7 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
           c->data_watches.insert(path);
         }
         if (!node) return reply(err::kNoNode);
-        WriteStat(w, node->stat);
+        WriteStat(w, VisibleStat(*node));
         return reply(err::kOk);
       }
       if (!node) return reply(err::kNoNode);
@@ -679,7 +679,7 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
           c->data_watches.insert(path);
         }
         w.Buffer(node->data);
-        WriteStat(w, node->stat);
+        WriteStat(w, VisibleStat(*node));
       } else {
         if (watch) {
           child_watches_[path].insert(c->id);
@@ -687,7 +687,7 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
         }
         w.Int(static_cast<int32_t>(node->children.size()));
         for (const auto& child : node->children) w.String(child);
-        if (type == op::kGetChildren2) WriteStat(w, node->stat);
+        if (type == op::kGetChildren2) WriteStat(w, VisibleStat(*node));
       }
       return reply(err::kOk);
     }
@@ -699,7 +699,7 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
       if (!node) return reply(err::kNoNode);
       if (!Allowed(c, *node, perm::kRead | perm::kAdmin)) return reply(err::kNoAuth);
       WriteAcls(w, tree_.AclOf(*node));
-      WriteStat(w, node->stat);
+      WriteStat(w, VisibleStat(*node));
       return reply(err::kOk);
     }
     case op::kSync: {

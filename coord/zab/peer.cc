@@ -103,6 +103,11 @@ void Peer::InstallSnapshot(SnapshotData snap) {
   ready_.install_snapshot = std::move(snap);
 }
 
+bool Peer::CommitsPending() const {
+  size_t next = IndexAfter(applied_);
+  return next < log_.size() && log_[next].zxid <= std::min(commit_, durable_zxid_);
+}
+
 void Peer::EmitCommits() {
   Zxid upto = std::min(commit_, durable_zxid_);
   if (upto <= applied_) return;

@@ -26,6 +26,7 @@
 // Thread safety: none. One thread owns a Peer.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -120,7 +121,9 @@ class Peer {
   // made a durable snapshot covering them. Learners that need them get SNAP instead.
   void CompactLog(Zxid upto);
 
-  bool HasReady() const { return !ready_.Empty(); }
+  // True when TakeReady() would return something: records, messages, events, or commits that
+  // became durable and committed since the last Ready.
+  bool HasReady() const { return !ready_.Empty() || CommitsPending(); }
   Ready TakeReady();
 
   PeerStatus Describe() const;
@@ -165,6 +168,7 @@ class Peer {
   bool TruncateAfter(Zxid zxid);
   void InstallSnapshot(SnapshotData snap);
   void EmitCommits();
+  bool CommitsPending() const;
   void PersistHardState(HardState hs);
   size_t IndexAfter(Zxid zxid) const;  // first log index with a zxid greater than zxid
 
