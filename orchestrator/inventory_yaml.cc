@@ -1,0 +1,146 @@
+#include "orchestrator/inventory_yaml.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <regex>
+
+namespace faultline {
+namespace {
+
+bool IsNull(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+
+int BoolOf(const std::string& s, YamlTyping typing) {
+  static const std::vector<std::string> kTrue12 = {"true", "True", "TRUE"};
+  static const std::vector<std::string> kFalse12 = {"false", "False", "FALSE"};
+  static const std::vector<std::string> kTrue11 = {"yes", "Yes", "YES", "on", "On", "ON", "y", "Y"};
+  static const std::vector<std::string> kFalse11 = {"no", "No", "NO", "off", "Off", "OFF", "n", "N"};
+  auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), s) != v.end(); };
+  if (in(kTrue12)) return 1;
+  if (in(kFalse12)) return 0;
+  if (typing == YamlTyping::kYaml11) {
+    if (in(kTrue11)) return 1;
+    if (in(kFalse11)) return 0;
+  }
+  return -1;
+}
+
+}  // namespace
+
+nlohmann::json YamlScalarToJson(const YAML::Node& node, YamlTyping typing) {
+  const std::string& s = node.Scalar();
+  // yaml-cpp tags quoted scalars "!" and plain ones "?": only plain scalars are typed.
+  if (node.Tag() != "?") return s;
+  if (IsNull(s)) return nullptr;
+  if (int b = BoolOf(s, typing); b >= 0) return b == 1;
+  static const std::regex kInt("[-+]?(0|[1-9][0-9]*)");
+  static const std::regex kHex("0x[0-9a-fA-F]+");
+  static const std::regex kFloat("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?");
+  if (std::regex_match(s, kInt)) {
+    errno = 0;
+    long long v = std::strtoll(s.c_str(), nullptr, 10);
+    if (errno == 0) return v;
+    return s;
+  }
+  if (std::regex_match(s, kHex)) {
+    errno = 0;
+    long long v = std::strtoll(s.c_str(), nullptr, 16);
+    if (errno == 0) return v;
+    return s;
+  }
+  if (std::regex_match(s, kFloat)) return std::strtod(s.c_str(), nullptr);
+  return s;
+}
+
+nlohmann::json YamlToJson(const YAML::Node& node, YamlTyping typing) {
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      return YamlScalarToJson(node, typing);
+    case YAML::NodeType::Sequence: {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& item : node) arr.push_back(YamlToJson(item, typing));
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      nlohmann::json obj = nlohmann::json::object();
+      for (const auto& kv : node) {
+        std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YamlToJson(kv.first, typing).dump();
+        obj[key] = YamlToJson(kv.second, typing);
+      }
+      return obj;
+    }
+  }
+  return nullptr;
+}
+
+SourceMark MarkOf(const std::string& file, const YAML::Mark& mark) {
+  SourceMark m;
+  m.file = file;
+  if (mark.line >= 0) {
+    m.line = mark.line + 1;
+    m.column = mark.column + 1;
+  }
+  return m;
+}
+
+SourceMark MarkOf(const std::string& file, const YAML::Node& node) { return MarkOf(file, node.Mark()); }
+
+int EditDistance(std::string_view a, std::string_view b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<int>> d(n + 1, std::vector<int>(m + 1, 0));
+  for (size_t i = 0; i <= n; ++i) d[i][0] = static_cast<int>(i);
+  for (size_t j = 0; j <= m; ++j) d[0][j] = static_cast<int>(j);
+  for (size_t i = 1; i <= n; ++i) {
+    for (size_t j = 1; j <= m; ++j) {
+      int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+
+std::string NearestName(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  int best_d = 1 << 30;
+  for (const auto& c : candidates) {
+    int d = EditDistance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  if (best.empty()) return "";
+  // A suggestion is only helpful when most of the word survives: at most a third of the
+  // longer name may differ (and always allow one edit for short names).
+  size_t longer = std::max(word.size(), best.size());
+  if (best_d <= 1 || static_cast<size_t>(best_d) * 3 <= longer) return best;
+  return "";
+}
+
+std::string JoinNames(const std::vector<std::string>& names, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out += sep;
+    out += names[i];
+  }
+  return out;
+}
+
+std::string UnknownNameMessage(const std::string& what, const std::string& word,
+                               const std::string& where,
+                               const std::vector<std::string>& candidates) {
+  std::string msg = "unknown " + what + " '" + word + "'";
+  if (!where.empty()) msg += " in " + where;
+  std::string near = NearestName(word, candidates);
+  if (!near.empty()) return msg + "; did you mean '" + near + "'?";
+  if (candidates.empty()) return msg;
+  return msg + "; expected one of: " + JoinNames(candidates);
+}
+
+}  // namespace faultline
