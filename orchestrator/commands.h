@@ -22,6 +22,7 @@ int CmdValidate(const ValidateOptions& options);
 struct PlanOptions {
   std::string drill;
   std::string inventory;
+  std::string run_id;  // group picks depend on it; default "plan"
 };
 int CmdPlan(const PlanOptions& options);
 

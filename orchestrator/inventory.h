@@ -70,5 +70,8 @@ struct Inventory {
 // Reads an INI or YAML inventory (by content, like Ansible). Errors are kInvalid and
 // start with "file:line:col: ".
 Status LoadInventory(const std::string& path, Inventory* out);
+// The same from text already read; `file_name` is used in marks and to tell INI from YAML
+// by its extension (.yml/.yaml/.json are YAML, .ini/.cfg INI, anything else by content).
+Status LoadInventoryText(const std::string& text, const std::string& file_name, Inventory* out);
 
 }  // namespace faultline

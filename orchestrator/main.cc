@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   auto* p = app.add_subcommand("plan", "Dry run: every action, on which host, in which order");
   p->add_option("drill", plan.drill, "Drill file")->required();
   p->add_option("-i,--inventory", plan.inventory, "Ansible inventory (INI or YAML)")->required();
+  p->add_option("--run-id", plan.run_id, "Run id that group picks are derived from (as in faultline run)");
 
   RunOptions run;
   auto* r = app.add_subcommand("run", "Run drills and report expected against observed recovery");
