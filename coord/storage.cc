@@ -417,16 +417,19 @@ Status Recover(const std::string& dir, DataTree* tree, RecoveryResult* result) {
     result->log_cut = true;
     size_t cut_at = scan.bad_header ? 0 : scan.valid_end;
     std::string aside = logs[i].second + ".corrupt";
+    // The preallocated zeros after the damage carry nothing worth keeping.
+    size_t keep_end = bytes.size();
+    while (keep_end > cut_at && bytes[keep_end - 1] == 0) --keep_end;
     int fd = open(aside.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
-      (void)!write(fd, bytes.data() + cut_at, bytes.size() - cut_at);
+      (void)!write(fd, bytes.data() + cut_at, keep_end - cut_at);
       fsync(fd);
       close(fd);
     }
     Log(LogLevel::kError, "FileTxnLog@0",
-        "Corrupted or torn transaction log {} at offset {} ({}); last valid zxid {}; cutting {} bytes "
-        "(kept in {}) and ignoring {} later log file(s)",
-        logs[i].second, cut_at, scan.reason, Hex(tree->last_zxid()), bytes.size() - cut_at, aside,
+        "Corrupted or torn transaction log {} at offset {} ({}); last valid zxid {}; cutting {} bytes of "
+        "records (kept in {}) and ignoring {} later log file(s)",
+        logs[i].second, cut_at, scan.reason, Hex(tree->last_zxid()), keep_end - cut_at, aside,
         logs.size() - i - 1);
     if (truncate(logs[i].second.c_str(), static_cast<off_t>(cut_at)) != 0) {
       return Status::Unavailable(logs[i].second + ": cannot cut the damaged tail: " + ErrnoText(errno));
