@@ -33,7 +33,7 @@ std::string ScriptEnv::Run(const std::string& line) {
   using Handler = std::string (ScriptEnv::*)(const Args&);
   static const std::map<std::string, Handler> kHandlers = {
       {"add-nodes", &ScriptEnv::HandleAddNodes}, {"stabilize", &ScriptEnv::HandleStabilize},
-      {"tick", &ScriptEnv::HandleTick},          {"campaign", &ScriptEnv::HandleCampaign},
+      {"tick", &ScriptEnv::HandleTick},          {"run", &ScriptEnv::HandleRun},          {"campaign", &ScriptEnv::HandleCampaign},
       {"propose", &ScriptEnv::HandlePropose},    {"partition", &ScriptEnv::HandlePartition},
       {"heal", &ScriptEnv::HandleHeal},          {"crash", &ScriptEnv::HandleCrash},
       {"restart", &ScriptEnv::HandleRestart},    {"pause", &ScriptEnv::HandlePause},

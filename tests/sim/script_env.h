@@ -6,6 +6,7 @@
 //   add-nodes N [observers=M]    start N voters (and M observers), all LOOKING
 //   stabilize                    deliver messages until none is left
 //   tick [N]                     advance every running server's clock N ticks (default 1)
+//   run [N]                      N times: tick, then stabilize (time passes, network works)
 //   campaign                     stabilize, wait out finalizeWait, stabilize: one election
 //   propose ID DATA              a client write submitted to server ID
 //   partition A,B | C,D          drop traffic between the two sides
@@ -43,6 +44,7 @@ class ScriptEnv {
   std::string HandleAddNodes(const Args& args);
   std::string HandleStabilize(const Args& args);
   std::string HandleTick(const Args& args);
+  std::string HandleRun(const Args& args);
   std::string HandleCampaign(const Args& args);
   std::string HandlePropose(const Args& args);
   std::string HandlePartition(const Args& args);
