@@ -1,6 +1,8 @@
 // The four-letter words, in ZooKeeper 3.8's output formats (compare
 // tests/interop/fourletter_test.py against Apache ZooKeeper), and the allow-list.
 #include <dirent.h>
+#include <netdb.h>
+#include <pwd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -44,6 +46,21 @@ int64_t OpenFds() {
   while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
   closedir(d);
   return n - 1;  // the directory handle itself
+}
+
+// What Java's InetAddress.getLocalHost().getCanonicalHostName() gives: the local host
+// name resolved and looked up back.
+std::string CanonicalHostName() {
+  char host[256] = "";
+  gethostname(host, sizeof host);
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host, nullptr, &hints, &res) != 0 || !res) return host;
+  char name[NI_MAXHOST] = "";
+  int rc = getnameinfo(res->ai_addr, res->ai_addrlen, name, sizeof name, nullptr, 0, NI_NAMEREQD);
+  freeaddrinfo(res);
+  return rc == 0 ? name : host;
 }
 
 }  // namespace
@@ -125,54 +142,49 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
     line("clientPortListenBacklog", config_.client_port_listen_backlog);
     line("serverId", config_.server_id);
   } else if (word == "envi") {
-    char host[256] = "";
-    gethostname(host, sizeof host);
     utsname u{};
     uname(&u);
     char cwd[4096] = "";
     if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
     out = "Environment:\n";
     line("zookeeper.version", kZooKeeperVersion);
-    line("host.name", host);
+    passwd* pw = getpwuid(getuid());
+    line("host.name", CanonicalHostName());
     line("os.name", u.sysname);
-    line("os.arch", u.machine);
+    line("os.arch", std::string_view(u.machine) == "x86_64" ? "amd64" : u.machine);  // as Java names it
     line("os.version", u.release);
-    line("user.name", getenv("USER") ? getenv("USER") : "");
-    line("user.home", getenv("HOME") ? getenv("HOME") : "");
+    line("user.name", pw ? pw->pw_name : "");
+    line("user.home", pw ? pw->pw_dir : "");
     line("user.dir", cwd);
   } else if (word == "dirs") {
     out = fmt::format("datadir_size: {}\nlogdir_size: {}\n", DirSize(log_dir_), DirSize(log_dir_));
   } else if (word == "wchs" || word == "wchc" || word == "wchp") {
+    // ZooKeeper reports data (and exists) watches here, not child watches.
     size_t total = 0, watching = 0;
     for (const auto& [id, k] : conns_) {
-      size_t n = k->data_watches.size() + k->child_watches.size();
-      total += n;
-      watching += n ? 1 : 0;
+      total += k->data_watches.size();
+      watching += k->data_watches.empty() ? 0 : 1;
     }
     std::set<std::string> paths;
     for (const auto& [p, ids] : data_watches_) paths.insert(p);
-    for (const auto& [p, ids] : child_watches_) paths.insert(p);
     if (word == "wchs") {
       out = fmt::format("{} connections watching {} paths\nTotal watches:{}\n", watching, paths.size(), total);
     } else if (word == "wchc") {
       for (const auto& [id, k] : conns_) {
-        if (k->session == 0 || (k->data_watches.empty() && k->child_watches.empty())) continue;
+        if (k->session == 0 || k->data_watches.empty()) continue;
         out += fmt::format("0x{:x}\n", static_cast<uint64_t>(k->session));
-        std::set<std::string> mine(k->data_watches.begin(), k->data_watches.end());
-        mine.insert(k->child_watches.begin(), k->child_watches.end());
-        for (const auto& p : mine) out += "\t" + p + "\n";
+        for (const auto& p : k->data_watches) out += "\t" + p + "\n";
       }
+      out += "\n";
     } else {
       for (const auto& p : paths) {
         out += p + "\n";
-        std::set<uint64_t> ids;
-        if (auto it = data_watches_.find(p); it != data_watches_.end()) ids.insert(it->second.begin(), it->second.end());
-        if (auto it = child_watches_.find(p); it != child_watches_.end()) ids.insert(it->second.begin(), it->second.end());
-        for (uint64_t id : ids) {
+        for (uint64_t id : data_watches_.at(p)) {
           auto cit = conns_.find(id);
           if (cit != conns_.end()) out += fmt::format("\t0x{:x}\n", static_cast<uint64_t>(cit->second->session));
         }
       }
+      out += "\n";
     }
   } else if (word == "dump") {
     out = fmt::format("SessionTracker dump:\nGlobal Sessions({}):\n", sessions_.size());

@@ -99,8 +99,6 @@ int64_t Server::WallMs() const {
 }
 
 int64_t Server::NextSessionId() {
-  // As ZooKeeper: the top byte is the server id, the next five bytes come from the clock,
-  // so ids from different servers and different runs do not collide.
   int64_t id = next_session_id_++;
   return id;
 }
@@ -141,8 +139,11 @@ Status Server::Start() {
   for (const auto& [id, timeout] : tree_.sessions()) {
     sessions_[id] = SessionState{timeout, now + timeout, 0, false};
   }
+  // As ZooKeeper: the top byte is the server id (1 when standalone), the next five bytes
+  // come from the clock, so ids from different servers and different runs do not collide.
   uint64_t base = (static_cast<uint64_t>(WallMs()) << 24) >> 8;
-  next_session_id_ = static_cast<int64_t>(base | (static_cast<uint64_t>(config_.server_id) << 56));
+  uint64_t sid = config_.servers.empty() ? 1 : static_cast<uint64_t>(config_.server_id);
+  next_session_id_ = static_cast<int64_t>(base | (sid << 56));
 
   log_ = std::make_unique<TxnLogWriter>(log_dir_, config_.prealloc_bytes, config_.force_sync);
   FAULTLINE_RETURN_IF_ERROR(log_->Open(tree_.last_zxid() + 1));
