@@ -589,8 +589,7 @@ nlohmann::json IniLiteral(const std::string& raw) {
     }
     return s;
   }
-  YAML::Node probe(s);
-  nlohmann::json j = YamlScalarToJson(probe, YamlTyping::kCore12);
+  nlohmann::json j = TypePlainScalar(s, YamlTyping::kCore12);
   if (j.is_number()) return j;
   return s;
 }

@@ -28,9 +28,12 @@ int BoolOf(const std::string& s, YamlTyping typing) {
 }  // namespace
 
 nlohmann::json YamlScalarToJson(const YAML::Node& node, YamlTyping typing) {
-  const std::string& s = node.Scalar();
   // yaml-cpp tags quoted scalars "!" and plain ones "?": only plain scalars are typed.
-  if (node.Tag() != "?") return s;
+  if (node.Tag() != "?") return node.Scalar();
+  return TypePlainScalar(node.Scalar(), typing);
+}
+
+nlohmann::json TypePlainScalar(const std::string& s, YamlTyping typing) {
   if (IsNull(s)) return nullptr;
   if (int b = BoolOf(s, typing); b >= 0) return b == 1;
   static const std::regex kInt("[-+]?(0|[1-9][0-9]*)");
@@ -120,6 +123,10 @@ std::string NearestName(const std::string& word, const std::vector<std::string>&
   // longer name may differ (and always allow one edit for short names).
   size_t longer = std::max(word.size(), best.size());
   if (best_d <= 1 || static_cast<size_t>(best_d) * 3 <= longer) return best;
+  // A shortened name ("child" for "children") is a typo too.
+  for (const auto& c : candidates) {
+    if (word.size() >= 3 && c.size() > word.size() && c.compare(0, word.size(), word) == 0) return c;
+  }
   return "";
 }
 

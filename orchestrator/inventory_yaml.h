@@ -19,6 +19,8 @@ enum class YamlTyping {
   kYaml11,  // YAML 1.1 as Ansible's PyYAML reads it: also yes/no/on/off are booleans
 };
 
+// Text of a plain scalar typed as the schema says (null, bool, int, float or string).
+nlohmann::json TypePlainScalar(const std::string& text, YamlTyping typing);
 // A plain (unquoted) scalar typed as the schema says; quoted scalars stay strings.
 nlohmann::json YamlScalarToJson(const YAML::Node& node, YamlTyping typing);
 // A whole node, recursively. Maps keep their keys as strings.
