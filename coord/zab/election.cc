@@ -51,6 +51,8 @@ void Peer::StartLooking() {
   // Whatever role we had is over: forget its connections and hold no stale answers.
   learners_.clear();
   reorder_.clear();
+  staged_snapshot_.reset();
+  staged_log_.clear();
   leader_ = 0;
   SetServing(false);
   SetState(ServerState::kLooking);

@@ -16,6 +16,8 @@ void Peer::StartLearning() {
   out_seq_ = 0;
   next_in_seq_ = 1;
   reorder_.clear();
+  staged_snapshot_.reset();
+  staged_log_.clear();
   last_heard_ = now_;
   leader_epoch_ = 0;
   const int64_t tick_time = config_.Ticks(config_.tick_time_ms);
@@ -118,13 +120,20 @@ void Peer::LearnerProcess(const Message& msg) {
         }
       } else {
         Log(Event::Level::kInfo, "Getting a snapshot from leader " + ZxidHex(msg.snapshot.zxid));
-        InstallSnapshot(msg.snapshot);
+        staged_snapshot_ = msg.snapshot;
+        staged_log_.clear();
       }
       learner_phase_ = LearnerPhase::kSyncing;
       return;
     }
     case MsgType::kProposal: {
-      if (learner_phase_ < LearnerPhase::kSyncing || msg.txn.zxid <= LastZxid()) return;
+      if (learner_phase_ < LearnerPhase::kSyncing) return;
+      if (staged_snapshot_) {
+        Zxid last = staged_log_.empty() ? staged_snapshot_->zxid : staged_log_.back().zxid;
+        if (msg.txn.zxid > last) staged_log_.push_back(msg.txn);
+        return;
+      }
+      if (msg.txn.zxid <= LastZxid()) return;
       Append(msg.txn);
       if (voter && learner_phase_ >= LearnerPhase::kNewLeaderAcked) {
         Message ack;
@@ -136,6 +145,13 @@ void Peer::LearnerProcess(const Message& msg) {
     }
     case MsgType::kNewLeader: {
       if (learner_phase_ != LearnerPhase::kSyncing || msg.epoch != leader_epoch_) return;
+      if (staged_snapshot_) {
+        // The whole replacement is here: snapshot, log and epoch go to disk as one batch.
+        InstallSnapshot(std::move(*staged_snapshot_));
+        staged_snapshot_.reset();
+        for (Txn& txn : staged_log_) Append(std::move(txn));
+        staged_log_.clear();
+      }
       HardState hs = hs_;
       hs.current_epoch = msg.epoch;
       PersistHardState(hs);

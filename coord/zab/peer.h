@@ -17,6 +17,10 @@
 //     3. apply rd.commits in order; route rd.events to the log
 //   }
 //
+// Atomic SNAP: a Ready carrying install_snapshot also carries the log that follows it and the
+// new currentEpoch; the application must make that whole batch durable atomically (a crash
+// leaves the old state or all of the new one), e.g. by writing aside and renaming.
+//
 // Persist before send: a message that claims durability (ACKEPOCH, ACK of NEWLEADER or of a
 // proposal) is never put in a Ready before OnPersisted() has acknowledged every record it
 // depends on; the core holds it back until then. The leader counts its own acknowledgement
@@ -266,6 +270,11 @@ class Peer {
   int64_t last_heard_ = 0;
   int64_t next_info_ = 0;
   uint32_t leader_epoch_ = 0;
+  // A SNAP sync is staged here until NEWLEADER: installing it on arrival would throw away the
+  // log before the replacement is complete, and a sync cut short would leave this server
+  // claiming its old epoch with less history than it had (the simulator found that one).
+  std::optional<SnapshotData> staged_snapshot_;
+  std::vector<Txn> staged_log_;
 };
 
 }  // namespace faultline::zab
