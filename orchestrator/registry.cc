@@ -2,8 +2,11 @@
 
 #include <mutex>
 
+#include "checks/generic_probes.h"
 #include "checks/zk_role_probes.h"
 #include "faults/agent_driver.h"
+#include "faults/command_fault.h"
+#include "faults/local_transport.h"
 #include "faults/ssh_transport.h"
 
 namespace faultline {
@@ -15,6 +18,9 @@ void RegisterEverything() {
     RegisterSshTransport();
     RegisterAgentFaults();
     RegisterRoleProbes();
+    RegisterLocalTransports();
+    RegisterCommandFault();
+    RegisterGenericProbes();
   });
 }
 
