@@ -10,13 +10,22 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// The inventory host a ServerName's host names: hbase_hostname, else the host's name or
-// ansible_host. Unknown servers are reported by their ServerName text.
+// The inventory host a ServerName names: its host must be the inventory host's
+// hbase_hostname, ansible_host or name, and when the host sets hbase_port (several servers
+// on one machine, as in a lab) the port must match too. Unknown servers are reported by
+// their ServerName text.
 std::string HostOfServer(const Inventory& inventory, const std::string& server_name) {
   ServerName sn;
   if (!ServerName::Parse(server_name, &sn)) return server_name;
-  std::string h = HostByVar(inventory, "hbase_hostname", sn.host, sn.host);
-  return h.empty() ? server_name : h;
+  std::string loose;
+  for (const auto& [name, host] : inventory.hosts) {
+    bool host_matches = host.VarString("hbase_hostname") == sn.host || host.address() == sn.host || name == sn.host;
+    if (!host_matches) continue;
+    std::string port = host.VarString("hbase_port");
+    if (port == std::to_string(sn.port)) return name;
+    if (port.empty() && loose.empty()) loose = name;
+  }
+  return loose.empty() ? server_name : loose;
 }
 
 struct HBaseView {

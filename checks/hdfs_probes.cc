@@ -98,11 +98,17 @@ std::string HostOfAddress(const Inventory& inventory, const std::vector<std::str
   // InetSocketAddress prints "name/1.2.3.4"; either half may be what the inventory knows.
   std::string name = hostpart.substr(0, hostpart.find('/'));
   std::string ip = hostpart.find('/') == std::string::npos ? name : hostpart.substr(hostpart.find('/') + 1);
+  // An exact hdfs_namenode_address wins (several NameNodes may share one machine in a lab);
+  // otherwise the host part names the inventory host.
   for (const auto& h : namenodes) {
     const InventoryHost* ih = inventory.FindHost(h);
     if (!ih) continue;
     std::string rpc = ih->VarString("hdfs_namenode_address");
     if (rpc == address || rpc == name + address.substr(address.rfind(':'))) return h;
+  }
+  for (const auto& h : namenodes) {
+    const InventoryHost* ih = inventory.FindHost(h);
+    if (!ih || !ih->VarString("hdfs_namenode_address").empty()) continue;
     if (h == name || ih->address() == name || ih->address() == ip) return h;
   }
   return "";
