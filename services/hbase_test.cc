@@ -1,0 +1,155 @@
+// HBase masters and RegionServers against a real ZooKeeper: freeze a RegionServer past its
+// session timeout and see its regions reassigned and the process abort when it resumes;
+// kill the active master and see the backup take over with the assignment kept.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include "checks/hbase_znodes.h"
+#include "checks/zk_client.h"
+#include "checks/zk_role_probes.h"
+#include "services/testing.h"
+
+namespace faultline {
+namespace {
+
+using testing::LocalContext;
+using testing::Proc;
+using testing::SampleProbe;
+using testing::Slurp;
+using testing::TempDir;
+using testing::WaitFor;
+using testing::ZkEnsemble;
+
+constexpr int kZk = 22130;
+constexpr int kMaster[2] = {22140, 22141};
+constexpr int kRs[3] = {22150, 22151, 22152};
+
+struct HBaseCluster {
+  TempDir dir;
+  ZkEnsemble zk{1, kZk};
+  std::unique_ptr<Proc> master[2], rs[3];
+
+  void StartMaster(int i) {
+    master[i] = std::make_unique<Proc>(
+        std::vector<std::string>{FL_SVC_PATH, "hmaster", "--host", "127.0.0.1", "--port", std::to_string(kMaster[i]),
+                                 "--zk", zk.Connect(), "--regions", "6", "--session-timeout", "3000", "--log",
+                                 dir / ("master" + std::to_string(i + 1) + ".log")},
+        dir / "master.out");
+  }
+  void StartRs(int i) {
+    rs[i] = std::make_unique<Proc>(
+        std::vector<std::string>{FL_SVC_PATH, "regionserver", "--host", "127.0.0.1", "--port", std::to_string(kRs[i]),
+                                 "--zk", zk.Connect(), "--data-dir", dir / "hbase-data", "--session-timeout", "1500",
+                                 "--log", dir / ("rs" + std::to_string(i + 1) + ".log")},
+        dir / "rs.out");
+  }
+  Inventory MakeInventory() {
+    testing::InventoryBuilder b;
+    b.Host("zk1", "zookeeper", {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", kZk}});
+    for (int i = 0; i < 2; ++i) {
+      b.Host("master" + std::to_string(i + 1), "hbase_master", {{"ansible_host", "127.0.0.1"}, {"hbase_port", kMaster[i]}});
+    }
+    for (int i = 0; i < 3; ++i) {
+      b.Host("rs" + std::to_string(i + 1), "regionserver",
+             {{"ansible_host", "127.0.0.1"}, {"hbase_port", kRs[i]},
+              {"hbase_rw_command", {FL_SVC_PATH, "client", "hbase", "--zk", zk.Connect()}}});
+    }
+    return b.Build();
+  }
+  // Region -> server, read straight from ZooKeeper.
+  std::map<std::string, std::string> Assignment() {
+    ZkClient::Options o;
+    o.connect = zk.Connect();
+    ZkClient c(o);
+    std::map<std::string, std::string> out;
+    if (!c.Connect(std::chrono::milliseconds(3000)).ok()) return out;
+    std::vector<std::string> names;
+    c.Children(HBaseAssignmentDir("/hbase"), &names);
+    for (const auto& n : names) {
+      std::string data;
+      RegionAssignment a;
+      if (c.Get(HBaseAssignmentDir("/hbase") + "/" + n, &data) == ZkError::kOk && RegionAssignment::FromJson(data, &a)) {
+        out[a.region] = a.state == "OPEN" ? a.server : "";
+      }
+    }
+    return out;
+  }
+};
+
+class HBaseTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { RegisterRoleProbes(); }
+};
+
+TEST_F(HBaseTest, FrozenRegionServerLosesRegionsAndAbortsOnResume) {
+  HBaseCluster c;
+  ASSERT_TRUE(c.zk.WaitReady());
+  c.StartMaster(0);
+  for (int i = 0; i < 3; ++i) c.StartRs(i);
+  Inventory inv = c.MakeInventory();
+  LocalContext ctx(inv);
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "hbase.master").value == "master1"; }, 20000));
+  ASSERT_TRUE(WaitFor([&] {
+    return SampleProbe(ctx, "hbase.live_rs").value.size() == 3 && SampleProbe(ctx, "hbase.rit").value == 0;
+  }, 20000));
+  ASSERT_EQ(SampleProbe(ctx, "hbase.rw").value, true);
+
+  // Freeze a server that holds regions, past its 1.5 s session.
+  auto before = c.Assignment();
+  ServerName victim;
+  ASSERT_TRUE(ServerName::Parse(before.begin()->second, &victim));
+  int v = victim.port - kRs[0];
+  std::string victim_host = "rs" + std::to_string(v + 1);
+  c.rs[v]->Signal(SIGSTOP);
+  ASSERT_TRUE(WaitFor([&] {
+    auto now = c.Assignment();
+    for (const auto& [region, server] : now) {
+      if (server.empty() || server == before.begin()->second) return false;
+    }
+    return !now.empty();
+  }, 20000)) << Slurp(c.dir / "master1.log");
+  EXPECT_EQ(SampleProbe(ctx, "hbase.dead_rs").value, nlohmann::json::array({victim_host}));
+  EXPECT_EQ(SampleProbe(ctx, "hbase.rit").value, 0);
+  EXPECT_EQ(SampleProbe(ctx, "hbase.live_rs").value.size(), 2u);
+  EXPECT_EQ(SampleProbe(ctx, "hbase.rw").value, true);
+  std::string mlog = Slurp(c.dir / "master1.log");
+  EXPECT_NE(mlog.find("processing expiration [" + before.begin()->second + "]"), std::string::npos);
+  EXPECT_NE(mlog.find("regions reassigned"), std::string::npos);
+
+  // Resumed, it finds its session expired and aborts, as HBase's does.
+  c.rs[v]->Signal(SIGCONT);
+  int code = 0;
+  ASSERT_TRUE(WaitFor([&] { return c.rs[v]->Exited(&code); }, 20000));
+  EXPECT_EQ(code, 1);
+  std::string rslog = Slurp(c.dir / ("rs" + std::to_string(v + 1) + ".log"));
+  EXPECT_NE(rslog.find("received expired from ZooKeeper, aborting"), std::string::npos) << rslog;
+  EXPECT_NE(rslog.find("KeeperErrorCode = Session expired"), std::string::npos);
+}
+
+TEST_F(HBaseTest, BackupMasterTakesOverAndKeepsTheAssignment) {
+  HBaseCluster c;
+  ASSERT_TRUE(c.zk.WaitReady());
+  c.StartMaster(0);
+  Inventory inv = c.MakeInventory();
+  LocalContext ctx(inv);
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "hbase.master").value == "master1"; }, 20000));
+  c.StartMaster(1);
+  for (int i = 0; i < 3; ++i) c.StartRs(i);
+  ASSERT_TRUE(WaitFor([&] {
+    return SampleProbe(ctx, "hbase.backup_masters").value == nlohmann::json::array({"master2"}) &&
+           SampleProbe(ctx, "hbase.rit").value == 0 && SampleProbe(ctx, "hbase.live_rs").value.size() == 3;
+  }, 20000));
+  auto before = c.Assignment();
+  c.master[0]->Kill();
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "hbase.master").value == "master2"; }, 20000));
+  EXPECT_EQ(SampleProbe(ctx, "hbase.backup_masters").value, nlohmann::json::array());
+  testing::Sleep(1000);
+  EXPECT_EQ(c.Assignment(), before);
+  EXPECT_NE(Slurp(c.dir / "master2.log").find("Registered as active master=127.0.0.1," + std::to_string(kMaster[1])),
+            std::string::npos);
+  EXPECT_EQ(SampleProbe(ctx, "hbase.rw").value, true);
+}
+
+}  // namespace
+}  // namespace faultline
