@@ -1,0 +1,433 @@
+#include "coord/zab/peer_network.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "coord/zab/codec.h"
+
+namespace faultline::zab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Frame(const std::string& payload) {
+  std::string out(4, '\0');
+  uint32_t len = static_cast<uint32_t>(payload.size());
+  out[0] = static_cast<char>(len >> 24);
+  out[1] = static_cast<char>(len >> 16);
+  out[2] = static_cast<char>(len >> 8);
+  out[3] = static_cast<char>(len);
+  return out + payload;
+}
+
+std::string Hello(ServerId id) {
+  std::string body(8, '\0');
+  for (int i = 0; i < 8; ++i) body[i] = static_cast<char>(id >> (56 - 8 * i));
+  return Frame(body);
+}
+
+std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+// Tags in epoll data: the listening socket, the wake-up eventfd, an outgoing link (by peer id)
+// or an incoming connection (by fd).
+constexpr uint64_t kListenTag = 1ull << 62;
+constexpr uint64_t kWakeTag = 1ull << 61;
+constexpr uint64_t kOutTag = 1ull << 60;
+
+}  // namespace
+
+struct PeerNetwork::Outgoing {
+  ServerId id = 0;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  int fd = -1;
+  bool connecting = false;
+  bool connected = false;
+  Clock::time_point deadline;
+  Clock::time_point next_attempt;
+  std::deque<std::string> queue;  // framed, hello first after a connect
+  size_t offset = 0;              // bytes of queue.front() already written
+  bool want_write = false;
+};
+
+struct PeerNetwork::Incoming {
+  int fd = -1;
+  ServerId from = 0;  // 0 until the hello arrives
+  std::string buffer;
+};
+
+PeerNetwork::PeerNetwork(ServerId self, std::vector<PeerEndpoint> members, PeerNetworkOptions options)
+    : self_(self), members_(std::move(members)), options_(options) {}
+
+PeerNetwork::~PeerNetwork() { Stop(); }
+
+Status PeerNetwork::Start() {
+  const PeerEndpoint* me = nullptr;
+  for (const auto& m : members_) {
+    if (m.id == self_) me = &m;
+  }
+  if (!me) return Status::Invalid("server " + std::to_string(self_) + " is not among the peer endpoints");
+
+  std::map<ServerId, Outgoing*> links;
+  auto cleanup = [&links] {
+    for (auto& [id, out] : links) delete out;
+  };
+  sockaddr_storage listen_addr{};
+  socklen_t listen_len = 0;
+  for (const auto& m : members_) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(m.host.c_str(), std::to_string(m.port).c_str(), &hints, &res);
+    if (rc != 0 || !res) {
+      cleanup();
+      return Status::Invalid("server." + std::to_string(m.id) + "=" + m.host + ":" + std::to_string(m.port) +
+                             ": cannot resolve: " + gai_strerror(rc));
+    }
+    if (m.id == self_) {
+      std::memcpy(&listen_addr, res->ai_addr, res->ai_addrlen);
+      listen_len = res->ai_addrlen;
+    } else {
+      auto* out = new Outgoing;
+      out->id = m.id;
+      std::memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
+      out->addr_len = res->ai_addrlen;
+      links[m.id] = out;
+    }
+    freeaddrinfo(res);
+  }
+
+  listen_fd_ = socket(listen_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (listen_fd_ < 0 || setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      bind(listen_fd_, reinterpret_cast<sockaddr*>(&listen_addr), listen_len) != 0 ||
+      listen(listen_fd_, 64) != 0) {
+    Status st = Status::Unavailable(Errno(("listen on " + me->host + ":" + std::to_string(me->port)).c_str()));
+    if (listen_fd_ >= 0) close(listen_fd_);
+    listen_fd_ = -1;
+    cleanup();
+    return st;
+  }
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+    Status st = Status::Unavailable(Errno("epoll/eventfd"));
+    Stop();
+    cleanup();
+    return st;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kListenTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  ev.data.u64 = kWakeTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  outgoing_ = std::move(links);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, out] : outgoing_) stats_[id] = PeerLinkStats{};
+  }
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+  return Status::Ok();
+}
+
+void PeerNetwork::Stop() {
+  if (thread_.joinable()) {
+    stopping_ = true;
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+    thread_.join();
+  }
+  for (auto& [id, out] : outgoing_) {
+    if (out->fd >= 0) close(out->fd);
+    delete out;
+  }
+  outgoing_.clear();
+  for (auto& [fd, in] : incoming_) {
+    close(fd);
+    delete in;
+  }
+  incoming_.clear();
+  for (int* fd : {&listen_fd_, &epoll_fd_, &wake_fd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+}
+
+void PeerNetwork::Send(const Message& msg) {
+  std::string frame = Frame(EncodeMessage(msg));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = stats_.find(msg.to);
+    if (it == stats_.end()) return;
+    submitted_[msg.to].push_back(std::move(frame));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+std::vector<Message> PeerNetwork::Receive(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  inbox_cv_.wait_for(lock, timeout, [this] { return !inbox_.empty(); });
+  std::vector<Message> out;
+  out.swap(inbox_);
+  return out;
+}
+
+std::map<ServerId, PeerLinkStats> PeerNetwork::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void PeerNetwork::StartConnect(Outgoing& out) {
+  out.fd = socket(out.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (out.fd < 0) {
+    CloseOutgoing(out, true);
+    return;
+  }
+  int one = 1;
+  setsockopt(out.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int rc = connect(out.fd, reinterpret_cast<sockaddr*>(&out.addr), out.addr_len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    CloseOutgoing(out, true);  // refused at once: the peer is down
+    return;
+  }
+  out.connecting = rc != 0;
+  out.connected = rc == 0;
+  out.deadline = Clock::now() + options_.connect_timeout;
+  out.queue.push_front(Hello(self_));
+  out.offset = 0;
+  epoll_event ev{};
+  ev.events = EPOLLOUT | EPOLLIN;
+  ev.data.u64 = kOutTag | out.id;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, out.fd, &ev);
+  out.want_write = true;
+  if (out.connected) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_[out.id].connected = true;
+  }
+}
+
+void PeerNetwork::CloseOutgoing(Outgoing& out, bool failed) {
+  if (out.fd >= 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, out.fd, nullptr);
+    close(out.fd);
+  }
+  out.fd = -1;
+  // A frame cut in the middle is lost with its connection; the hello is never resent stale.
+  if (out.offset > 0 && !out.queue.empty()) out.queue.pop_front();
+  out.offset = 0;
+  if ((out.connecting || out.connected) && !out.queue.empty() && out.queue.front().size() == 12 &&
+      out.queue.front() == Hello(self_)) {
+    out.queue.pop_front();
+  }
+  out.connecting = false;
+  out.connected = false;
+  out.want_write = false;
+  out.next_attempt = Clock::now() + options_.retry_interval;
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_[out.id].connected = false;
+  if (failed) ++stats_[out.id].connect_failures;
+}
+
+void PeerNetwork::UpdateInterest(Outgoing& out) {
+  bool want = out.connecting || !out.queue.empty();
+  if (want == out.want_write || out.fd < 0) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+  ev.data.u64 = kOutTag | out.id;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, out.fd, &ev);
+  out.want_write = want;
+}
+
+void PeerNetwork::FlushOutgoing(Outgoing& out) {
+  uint64_t sent = 0;
+  while (!out.queue.empty()) {
+    const std::string& frame = out.queue.front();
+    ssize_t n = ::send(out.fd, frame.data() + out.offset, frame.size() - out.offset, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      CloseOutgoing(out, false);
+      return;
+    }
+    out.offset += static_cast<size_t>(n);
+    if (out.offset == frame.size()) {
+      out.queue.pop_front();
+      out.offset = 0;
+      ++sent;
+    }
+  }
+  if (sent > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_[out.id].frames_sent += sent;
+  }
+  UpdateInterest(out);
+}
+
+void PeerNetwork::ReadIncoming(int fd) {
+  Incoming& in = *incoming_.at(fd);
+  char buf[65536];
+  bool closed = false;
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      in.buffer.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+    break;
+  }
+  // Frames that arrived before a close still count.
+  std::vector<Message> got;
+  size_t pos = 0;
+  bool bad = false;
+  while (!bad && in.buffer.size() - pos >= 4) {
+    const auto* p = reinterpret_cast<const unsigned char*>(in.buffer.data() + pos);
+    size_t len = (size_t{p[0]} << 24) | (size_t{p[1]} << 16) | (size_t{p[2]} << 8) | p[3];
+    if (len > kMaxFrameBytes) {
+      bad = true;
+      break;
+    }
+    if (in.buffer.size() - pos - 4 < len) break;
+    std::string_view body(in.buffer.data() + pos + 4, len);
+    pos += 4 + len;
+    if (in.from == 0) {
+      if (len != 8) {
+        bad = true;
+        break;
+      }
+      ServerId id = 0;
+      for (char c : body) id = (id << 8) | static_cast<unsigned char>(c);
+      in.from = id;
+      continue;
+    }
+    Message msg;
+    if (!DecodeMessage(body, &msg).ok() || msg.from != in.from || msg.to != self_) {
+      bad = true;
+      break;
+    }
+    got.push_back(std::move(msg));
+  }
+  in.buffer.erase(0, pos);
+  if (!got.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stats_.count(in.from)) stats_[in.from].frames_received += got.size();
+      for (auto& m : got) inbox_.push_back(std::move(m));
+    }
+    inbox_cv_.notify_all();
+  }
+  if (closed || bad) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    close(fd);
+    delete &in;
+    incoming_.erase(fd);
+  }
+}
+
+void PeerNetwork::Loop() {
+  epoll_event events[64];
+  while (!stopping_) {
+    // Frames handed to Send() since the last turn join their peer's queue, bounded.
+    std::map<ServerId, std::deque<std::string>> fresh;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fresh.swap(submitted_);
+    }
+    uint64_t dropped_total = 0;
+    std::map<ServerId, uint64_t> dropped;
+    for (auto& [id, frames] : fresh) {
+      auto it = outgoing_.find(id);
+      if (it == outgoing_.end()) continue;
+      Outgoing& out = *it->second;
+      for (auto& f : frames) out.queue.push_back(std::move(f));
+      // Never drop the hello or a frame half written.
+      size_t keep_front = (out.offset > 0 || out.connecting || out.connected) ? 1 : 0;
+      while (out.queue.size() > options_.max_queued_frames + keep_front) {
+        out.queue.erase(out.queue.begin() + static_cast<std::ptrdiff_t>(keep_front));
+        ++dropped[id];
+        ++dropped_total;
+      }
+    }
+    if (dropped_total > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [id, n] : dropped) stats_[id].frames_dropped += n;
+    }
+
+    auto now = Clock::now();
+    for (auto& [id, out] : outgoing_) {
+      if (out->fd < 0 && !out->queue.empty() && now >= out->next_attempt) StartConnect(*out);
+      if (out->fd >= 0 && out->connecting && now >= out->deadline) CloseOutgoing(*out, true);
+      if (out->fd >= 0 && out->connected && !out->queue.empty()) FlushOutgoing(*out);
+    }
+
+    int n = epoll_wait(epoll_fd_, events, 64, 20);
+    for (int i = 0; i < n; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kWakeTag) {
+        uint64_t v;
+        [[maybe_unused]] ssize_t r = read(wake_fd_, &v, sizeof v);
+      } else if (tag == kListenTag) {
+        for (;;) {
+          int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (fd < 0) break;
+          auto* in = new Incoming;
+          in->fd = fd;
+          incoming_[fd] = in;
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.u64 = static_cast<uint64_t>(fd);
+          epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+        }
+      } else if (tag & kOutTag) {
+        auto it = outgoing_.find(tag & ~kOutTag);
+        if (it == outgoing_.end() || it->second->fd < 0) continue;
+        Outgoing& out = *it->second;
+        if (out.connecting && (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+          int err = 0;
+          socklen_t len = sizeof err;
+          getsockopt(out.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+          if (err != 0) {
+            CloseOutgoing(out, true);
+            continue;
+          }
+          out.connecting = false;
+          out.connected = true;
+          std::lock_guard<std::mutex> lock(mu_);
+          stats_[out.id].connected = true;
+        }
+        if (events[i].events & (EPOLLERR | EPOLLHUP)) {
+          CloseOutgoing(out, false);
+          continue;
+        }
+        if (events[i].events & EPOLLIN) {
+          // The peer never talks back on our link: readable means it closed it.
+          char c;
+          ssize_t r = recv(out.fd, &c, 1, MSG_DONTWAIT);
+          if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            CloseOutgoing(out, false);
+            continue;
+          }
+        }
+        if (out.connected) FlushOutgoing(out);
+      } else if (incoming_.count(static_cast<int>(tag))) {
+        ReadIncoming(static_cast<int>(tag));
+      }
+    }
+  }
+}
+
+}  // namespace faultline::zab
