@@ -1,0 +1,127 @@
+// Kafka brokers against a real ZooKeeper: kill the controller, which also leads a
+// partition, and see a new controller with a higher epoch and a new leader from the ISR;
+// the killed broker comes back and rejoins the ISR.
+#include <gtest/gtest.h>
+
+#include "checks/kafka_znodes.h"
+#include "checks/zk_role_probes.h"
+#include "services/testing.h"
+
+namespace faultline {
+namespace {
+
+using testing::LocalContext;
+using testing::Proc;
+using testing::SampleProbe;
+using testing::Slurp;
+using testing::TempDir;
+using testing::WaitFor;
+using testing::ZkEnsemble;
+
+constexpr int kZk = 22160;
+constexpr int kBroker[3] = {22170, 22171, 22172};
+
+struct KafkaCluster {
+  TempDir dir;
+  ZkEnsemble zk{1, kZk};
+  std::unique_ptr<Proc> broker[3];
+
+  void Start(int i) {
+    broker[i] = std::make_unique<Proc>(
+        std::vector<std::string>{FL_SVC_PATH, "kafka", "--id", std::to_string(i + 1), "--host", "127.0.0.1", "--port",
+                                 std::to_string(kBroker[i]), "--zk", zk.Connect(), "--data-dir",
+                                 dir / ("kafka" + std::to_string(i + 1)), "--topics", "orders:3:3,faultline-rw:1:3",
+                                 "--session-timeout", "2000", "--log", dir / ("kafka" + std::to_string(i + 1) + ".log")},
+        dir / "kafka.out");
+  }
+  Inventory MakeInventory() {
+    testing::InventoryBuilder b;
+    b.Host("zk1", "zookeeper", {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", kZk}});
+    std::vector<std::string> rw = {FL_SVC_PATH, "client", "kafka"};
+    for (int p : kBroker) {
+      rw.push_back("--bootstrap");
+      rw.push_back("127.0.0.1:" + std::to_string(p));
+    }
+    for (int i = 0; i < 3; ++i) {
+      b.Host("broker" + std::to_string(i + 1), "kafka",
+             {{"ansible_host", "127.0.0.1"}, {"kafka_broker_id", i + 1}, {"kafka_rw_command", rw}});
+    }
+    return b.Build();
+  }
+};
+
+class KafkaTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { RegisterRoleProbes(); }
+};
+
+TEST_F(KafkaTest, ControllerAndLeaderDieNewOnesComeFromTheIsr) {
+  KafkaCluster c;
+  ASSERT_TRUE(c.zk.WaitReady());
+  for (int i = 0; i < 3; ++i) c.Start(i);
+  Inventory inv = c.MakeInventory();
+  LocalContext ctx(inv);
+  nlohmann::json all3 = {"broker1", "broker2", "broker3"};
+  ASSERT_TRUE(WaitFor([&] {
+    return SampleProbe(ctx, "kafka.live_brokers").value == all3 &&
+           SampleProbe(ctx, "kafka.controller").value.is_string() &&
+           SampleProbe(ctx, "kafka.under_replicated").value == 0 &&
+           SampleProbe(ctx, "kafka.isr", {{"topic", "orders"}, {"partition", 0}}).value.size() == 3;
+  }, 30000));
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.rw").value == true; }, 10000));
+  EXPECT_EQ(SampleProbe(ctx, "kafka.offline_partitions").value, 0);
+
+  std::string controller = SampleProbe(ctx, "kafka.controller").value;
+  long long epoch = SampleProbe(ctx, "kafka.controller_epoch").value;
+  // The controller leads at least one partition of orders (replicas rotate over 3 brokers).
+  int partition = -1;
+  for (int p = 0; p < 3; ++p) {
+    if (SampleProbe(ctx, "kafka.partition_leader", {{"topic", "orders"}, {"partition", p}}).value == controller) partition = p;
+  }
+  ASSERT_GE(partition, 0);
+  int victim = controller.back() - '1';
+  c.broker[victim]->Kill();
+
+  ASSERT_TRUE(WaitFor([&] {
+    auto ctl = SampleProbe(ctx, "kafka.controller").value;
+    auto leader = SampleProbe(ctx, "kafka.partition_leader", {{"topic", "orders"}, {"partition", partition}}).value;
+    return ctl.is_string() && ctl != controller && leader.is_string() && leader != controller;
+  }, 30000));
+  EXPECT_GT(SampleProbe(ctx, "kafka.controller_epoch").value.get<long long>(), epoch);
+  auto isr = SampleProbe(ctx, "kafka.isr", {{"topic", "orders"}, {"partition", partition}}).value;
+  EXPECT_EQ(isr.size(), 2u) << isr.dump();
+  for (const auto& h : isr) EXPECT_NE(h, controller);
+  EXPECT_EQ(SampleProbe(ctx, "kafka.offline_partitions").value, 0);
+  EXPECT_EQ(SampleProbe(ctx, "kafka.under_replicated").value, 4);
+  EXPECT_EQ(SampleProbe(ctx, "kafka.rw").value, true);
+
+  std::string new_controller = SampleProbe(ctx, "kafka.controller").value;
+  std::string log = Slurp(c.dir / ("kafka" + std::string(1, new_controller.back()) + ".log"));
+  EXPECT_NE(log.find("successfully elected as the controller. Epoch incremented to " + std::to_string(epoch + 1)),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("Currently active brokers in the cluster"), std::string::npos);
+
+  // The old broker returns, catches up and is added back to the ISR by the leaders.
+  c.Start(victim);
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.under_replicated").value == 0; }, 30000));
+}
+
+TEST_F(KafkaTest, LastIsrMemberGoneMeansOffline) {
+  KafkaCluster c;
+  ASSERT_TRUE(c.zk.WaitReady());
+  for (int i = 0; i < 3; ++i) c.Start(i);
+  Inventory inv = c.MakeInventory();
+  LocalContext ctx(inv);
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.under_replicated").value == 0 &&
+                                   SampleProbe(ctx, "kafka.live_brokers").value.size() == 3; }, 30000));
+  c.broker[0]->Kill();
+  c.broker[1]->Kill();
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.controller").value == "broker3"; }, 30000));
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.offline_partitions").value == 0; }, 30000));
+  c.broker[2]->Kill();
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.offline_partitions").value == 4; }, 30000));
+  EXPECT_TRUE(SampleProbe(ctx, "kafka.controller").value.is_null());
+}
+
+}  // namespace
+}  // namespace faultline
