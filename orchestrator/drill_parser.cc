@@ -832,13 +832,8 @@ class InventoryChecker {
       if (!Contains(names, name)) missing.push_back(h);
     }
     if (missing.empty() || (any && missing.size() < hosts.size())) return;
-    if (any || missing.size() == hosts.size()) {
-      Err(mark, kind + " '" + name + "' is not defined in " + var + " of any " +
-                    (any ? "host" : "targeted host (" + JoinNames(missing) + ")") + " in inventory " + inv_.path);
-    } else {
-      Err(mark, kind + " '" + name + "' is not defined in " + var + " of host(s) " + JoinNames(missing) +
-                    " in inventory " + inv_.path);
-    }
+    Err(mark, kind + " '" + name + "' is not defined in " + var + " of " +
+                  (any ? "any host" : "host(s) " + JoinNames(missing)) + " in inventory " + inv_.path);
   }
 
   void CheckRef(const std::string& refers_to, const nlohmann::json& value, const std::vector<std::string>& hosts,

@@ -265,7 +265,7 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   }
   if (key == "faultline_processes") {
     if (!StructuredFromString(v, &why)) return key + ": " + why;
-    if (!v->is_object() || v->empty()) {
+    if (!v->is_object()) {
       return "faultline_processes: expected a mapping of process names to {match: ...}, {pidfile: ...} or {service: ...}";
     }
     static const std::vector<std::string> kWays = {"match", "pidfile", "service"};
@@ -293,7 +293,7 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   }
   if (key == "faultline_services") {
     if (!StructuredFromString(v, &why)) return key + ": " + why;
-    if (!v->is_object() || v->empty()) {
+    if (!v->is_object()) {
       return "faultline_services: expected a mapping of service names to {start: ..., stop: ..., status: ...}";
     }
     static const std::vector<std::string> kKeys = {"start", "stop", "status"};
