@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <regex>
+#include <cctype>
 
 namespace faultline {
 namespace {
@@ -25,6 +25,42 @@ int BoolOf(const std::string& s, YamlTyping typing) {
   return -1;
 }
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// [-+]?(0|[1-9][0-9]*)
+bool IsInt(const std::string& s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i >= s.size()) return false;
+  if (s[i] == '0') return i + 1 == s.size();
+  for (size_t j = i; j < s.size(); ++j) {
+    if (!IsDigit(s[j])) return false;
+  }
+  return true;
+}
+
+// [-+]?(digits.digits*|.digits|digits)([eE][-+]?digits)? with at least one '.' or exponent
+bool IsFloat(const std::string& s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  size_t int_digits = 0, frac_digits = 0;
+  bool dot = false, exp = false;
+  while (i < s.size() && IsDigit(s[i])) ++i, ++int_digits;
+  if (i < s.size() && s[i] == '.') {
+    dot = true;
+    ++i;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++frac_digits;
+  }
+  if (int_digits + frac_digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    exp = true;
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    size_t e = 0;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++e;
+    if (e == 0) return false;
+  }
+  return i == s.size() && (dot || exp);
+}
+
 }  // namespace
 
 nlohmann::json YamlScalarToJson(const YAML::Node& node, YamlTyping typing) {
@@ -36,22 +72,20 @@ nlohmann::json YamlScalarToJson(const YAML::Node& node, YamlTyping typing) {
 nlohmann::json TypePlainScalar(const std::string& s, YamlTyping typing) {
   if (IsNull(s)) return nullptr;
   if (int b = BoolOf(s, typing); b >= 0) return b == 1;
-  static const std::regex kInt("[-+]?(0|[1-9][0-9]*)");
-  static const std::regex kHex("0x[0-9a-fA-F]+");
-  static const std::regex kFloat("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?");
-  if (std::regex_match(s, kInt)) {
+  if (IsInt(s)) {
     errno = 0;
     long long v = std::strtoll(s.c_str(), nullptr, 10);
     if (errno == 0) return v;
     return s;
   }
-  if (std::regex_match(s, kHex)) {
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' &&
+      std::all_of(s.begin() + 2, s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
     errno = 0;
     long long v = std::strtoll(s.c_str(), nullptr, 16);
     if (errno == 0) return v;
     return s;
   }
-  if (std::regex_match(s, kFloat)) return std::strtod(s.c_str(), nullptr);
+  if (IsFloat(s)) return std::strtod(s.c_str(), nullptr);
   return s;
 }
 
