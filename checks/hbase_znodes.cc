@@ -103,7 +103,7 @@ nlohmann::json RegionAssignment::ToJson() const {
           {"state", state}};
 }
 
-bool RegionAssignment::FromJson(const std::string& text, RegionAssignment* out) {
+bool RegionAssignment::FromJson(const std::string& text, RegionAssignment* out) try {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return false;
   out->region = j.value("region", "");
@@ -112,6 +112,8 @@ bool RegionAssignment::FromJson(const std::string& text, RegionAssignment* out) 
   out->server = j.value("server", "");
   out->state = j.value("state", "");
   return !out->region.empty();
+} catch (const nlohmann::json::exception&) {
+  return false;
 }
 
 std::string HBaseAssignmentDir(const std::string& parent) { return parent + "/faultline-assignment"; }

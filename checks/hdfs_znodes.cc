@@ -59,9 +59,7 @@ std::string FormatHaServiceState(const HaServiceState& s) {
   std::string state = s.state == "unreachable" ? "Failed to connect: " + s.detail : s.state;
   char buf[512];
   std::snprintf(buf, sizeof buf, "%-50s %-10s", s.address.c_str(), state.c_str());
-  std::string line = buf;
-  while (!line.empty() && line.back() == ' ') line.pop_back();
-  return line;
+  return buf;
 }
 
 std::vector<HaServiceState> ParseHaAdminAllServiceState(const std::string& text) {

@@ -41,8 +41,8 @@ Status DecodeActiveRmInfo(const std::string& bytes, ActiveRmInfo* out);
 std::string HdfsElectorDir(const std::string& nameservice);  // /hadoop-ha/<ns>
 std::string YarnElectorDir(const std::string& cluster_id);   // /yarn-leader-election/<id>
 
-// One line of `hdfs haadmin -getAllServiceState`: "<host:port> <state>", the address
-// padded to 50 columns; the state is active, standby, observer, initializing, or
+// One line of `hdfs haadmin -getAllServiceState`: "<host:port> <state>", formatted as
+// "%-50s %-10s" (trailing blanks included); the state is active, standby, observer, initializing, or
 // "Failed to connect: ..." for a NameNode that cannot be reached.
 struct HaServiceState {
   std::string address;  // "nn1.example.com:8020"

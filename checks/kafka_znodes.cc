@@ -16,13 +16,13 @@ std::string EncodeKafkaBroker(const KafkaBrokerInfo& b) {
   return j.dump();
 }
 
-bool DecodeKafkaBroker(const std::string& text, KafkaBrokerInfo* out) {
+bool DecodeKafkaBroker(const std::string& text, KafkaBrokerInfo* out) try {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return false;
-  out->host = j.value("host", "");
-  out->port = j.value("port", 0);
+  out->host = j.contains("host") && j["host"].is_string() ? j["host"].get<std::string>() : "";
+  out->port = j.contains("port") && j["port"].is_number_integer() ? j["port"].get<int>() : 0;
   // Brokers with only non-PLAINTEXT listeners write host null and port -1; the endpoint has it.
-  if (out->host.empty() && j.contains("endpoints") && j["endpoints"].is_array() &&
+  if ((out->host.empty() || out->port <= 0) && j.contains("endpoints") && j["endpoints"].is_array() &&
       !j["endpoints"].empty() && j["endpoints"][0].is_string()) {
     std::string ep = j["endpoints"][0];
     auto scheme = ep.find("://");
@@ -36,6 +36,8 @@ bool DecodeKafkaBroker(const std::string& text, KafkaBrokerInfo* out) {
     out->timestamp_ms = std::atoll(j["timestamp"].get<std::string>().c_str());
   }
   return true;
+} catch (const nlohmann::json::exception&) {
+  return false;
 }
 
 std::string EncodeKafkaController(int broker_id, long long timestamp_ms) {
@@ -56,7 +58,7 @@ std::string EncodeKafkaPartitionState(const KafkaPartitionState& s) {
   return j.dump();
 }
 
-bool DecodeKafkaPartitionState(const std::string& text, KafkaPartitionState* out) {
+bool DecodeKafkaPartitionState(const std::string& text, KafkaPartitionState* out) try {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object() || !j.contains("leader") || !j.contains("isr") || !j["isr"].is_array()) {
     return false;
@@ -70,6 +72,8 @@ bool DecodeKafkaPartitionState(const std::string& text, KafkaPartitionState* out
     out->isr.push_back(v.get<int>());
   }
   return true;
+} catch (const nlohmann::json::exception&) {
+  return false;  // a field of the wrong type
 }
 
 std::string EncodeKafkaTopic(const std::map<int, std::vector<int>>& assignment) {

@@ -1,0 +1,198 @@
+// Four-letter-word parsing against real ZooKeeper 3.8 output, and the zk.* probes against
+// a loopback server that answers with that output.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "checks/probe.h"
+#include "checks/zk_fourlw.h"
+#include "checks/zk_role_probes.h"
+
+namespace faultline {
+namespace {
+
+std::string Fixture(const std::string& name) {
+  std::string root = __FILE__;
+  root = root.substr(0, root.rfind('/'));
+  root = root.substr(0, root.rfind('/'));
+  std::ifstream in(root + "/tests/fixtures/zk/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(ParseSrvr, LeaderAndFollower) {
+  ZkServerStatus s;
+  ASSERT_TRUE(ParseSrvr(Fixture("leader-node3-srvr.txt"), &s).ok());
+  EXPECT_TRUE(s.serving);
+  EXPECT_EQ(s.mode, "leader");
+  EXPECT_EQ(s.znode_count, 40026);
+  EXPECT_EQ(s.outstanding, 0);
+  EXPECT_EQ(s.zxid, 0x100009c58LL);
+  ASSERT_TRUE(ParseSrvr(Fixture("follower-node1-srvr.txt"), &s).ok());
+  EXPECT_EQ(s.mode, "follower");
+}
+
+TEST(ParseSrvr, NotServingAndGarbage) {
+  ZkServerStatus s;
+  ASSERT_TRUE(ParseSrvr("This ZooKeeper instance is not currently serving requests\n", &s).ok());
+  EXPECT_FALSE(s.serving);
+  Status st = ParseSrvr("HTTP/1.1 400 Bad Request\r\n", &s);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("Mode:"), std::string::npos) << st.message();
+}
+
+TEST(ParseMntr, Fields) {
+  auto m = ParseMntr(Fixture("leader-node3-mntr.txt"));
+  EXPECT_EQ(m["zk_server_state"], "leader");
+  EXPECT_EQ(m["zk_synced_followers"], "2");
+  EXPECT_EQ(m["zk_quorum_size"], "3");
+  EXPECT_EQ(m["zk_znode_count"], "40026");
+  EXPECT_EQ(ParseMntr(Fixture("follower-node1-mntr.txt")).count("zk_synced_followers"), 0u);
+}
+
+// Answers each four-letter word with a fixture, like one ZooKeeper server.
+class FakeServer {
+ public:
+  FakeServer(int port, std::map<std::string, std::string> answers) : answers_(std::move(answers)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 16) == 0;
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) continue;
+        char word[5] = {};
+        if (::recv(c, word, 4, MSG_WAITALL) == 4) {
+          std::string answer = answers_[word];
+          ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+        }
+        ::close(c);
+      }
+    });
+  }
+  ~FakeServer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::map<std::string, std::string> answers_;
+  int fd_;
+  bool ok_ = false;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class ZkProbesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { RegisterZkProbes(); }
+
+  void SetUp() override {
+    for (int i = 0; i < 3; ++i) {
+      std::string name = "zk" + std::to_string(i + 1);
+      InventoryHost& h = inv_.hosts[name];
+      h.name = name;
+      h.vars = {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", 22230 + i}};
+      h.groups = {"zookeeper", "all"};
+      inv_.groups["zookeeper"].hosts.push_back(name);
+    }
+    inv_.groups["all"].name = "all";
+  }
+
+  Observation Sample(const std::string& name, nlohmann::json params = nlohmann::json::object()) {
+    ProbeSpec spec;
+    spec.name = name;
+    spec.params = params;
+    std::unique_ptr<Probe> probe;
+    Status st = ProbeRegistry::Global().Make(spec, inv_, &probe);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    if (!st.ok()) return Observation::Unreachable(st.message());
+    struct Ctx : ProbeContext {
+      const Inventory& inv;
+      explicit Ctx(const Inventory& i) : inv(i) {}
+      const Inventory& inventory() const override { return inv; }
+      Transport* TransportFor(const std::string&) override { return nullptr; }
+      double NowMs() const override { return 0; }
+      double StartedAtEpoch() const override { return 0; }
+    } ctx(inv_);
+    return probe->Sample(ctx, std::chrono::milliseconds(1000));
+  }
+
+  Inventory inv_;
+};
+
+TEST_F(ZkProbesTest, LeaderFollowerAndADeadServer) {
+  FakeServer follower(22230, {{"srvr", Fixture("follower-node1-srvr.txt")},
+                              {"mntr", Fixture("follower-node1-mntr.txt")},
+                              {"ruok", Fixture("follower-node1-ruok.txt")}});
+  FakeServer leader(22232, {{"srvr", Fixture("leader-node3-srvr.txt")},
+                            {"mntr", Fixture("leader-node3-mntr.txt")},
+                            {"ruok", Fixture("leader-node3-ruok.txt")}});
+  ASSERT_TRUE(follower.ok() && leader.ok());
+  // zk2 (port 22231) has no server at all.
+  Observation o = Sample("zk.leader");
+  EXPECT_EQ(o.value, "zk3");
+  EXPECT_EQ(o.roles["zk1"], "follower");
+  EXPECT_EQ(o.roles["zk2"], "unreachable");
+  EXPECT_EQ(o.roles["zk3"], "leader");
+  EXPECT_EQ(Sample("zk.mode", {{"host", "zk1"}}).value, "follower");
+  EXPECT_TRUE(Sample("zk.mode", {{"host", "zk2"}}).unreachable);
+  EXPECT_EQ(Sample("zk.mode").value, nlohmann::json({{"zk1", "follower"}, {"zk2", nullptr}, {"zk3", "leader"}}));
+  // The leader reports 2 synced followers out of a quorum size of 3.
+  EXPECT_EQ(Sample("zk.quorum").value, true);
+  EXPECT_EQ(Sample("zk.followers").value, 2);
+  EXPECT_EQ(Sample("zk.znode_count").value, 40026);
+  EXPECT_EQ(Sample("zk.outstanding", {{"host", "zk1"}}).value, 0);
+  EXPECT_EQ(Sample("zk.ruok", {{"host", "zk3"}}).value, true);
+  EXPECT_EQ(Sample("zk.serving", {{"host", "zk1"}}).value, true);
+}
+
+TEST_F(ZkProbesTest, NoLeaderMeansNoQuorum) {
+  FakeServer a(22230, {{"srvr", "This ZooKeeper instance is not currently serving requests\n"}});
+  FakeServer b(22231, {{"srvr", "This ZooKeeper instance is not currently serving requests\n"}});
+  Observation o = Sample("zk.leader");
+  EXPECT_TRUE(o.value.is_null());
+  EXPECT_EQ(o.roles["zk1"], "not_serving");
+  EXPECT_EQ(Sample("zk.quorum").value, false);
+  EXPECT_EQ(Sample("zk.serving", {{"host", "zk2"}}).value, false);
+  EXPECT_TRUE(Sample("zk.followers").value.is_null());
+}
+
+TEST_F(ZkProbesTest, BadParametersNameTheDrillLine) {
+  ProbeSpec spec;
+  spec.name = "zk.mode";
+  spec.params = {{"hots", "zk1"}};
+  spec.mark.file = "drills/f1.yaml";
+  spec.mark.line = 7;
+  spec.mark.column = 5;
+  std::unique_ptr<Probe> probe;
+  Status st = ProbeRegistry::Global().Make(spec, inv_, &probe);
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_NE(st.message().find("drills/f1.yaml:7:5: probe zk.mode: unknown parameter 'hots'"), std::string::npos)
+      << st.message();
+  spec.params = {{"host", "nn1"}};
+  st = ProbeRegistry::Global().Make(spec, inv_, &probe);
+  EXPECT_NE(st.message().find("host 'nn1' is not one of the ZooKeeper servers"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace faultline
