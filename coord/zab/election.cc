@@ -100,6 +100,12 @@ void Peer::HandleNotification(const Message& msg) {
     }
     return;
   }
+  // Logged on receipt whatever our state, as ZooKeeper's receiver thread does.
+  Log(Event::Level::kInfo,
+      std::string("Notification: my state:") + StateName(state_) + "; n.sid:" + std::to_string(msg.from) +
+          ", n.state:" + StateName(n.state) + ", n.leader:" + std::to_string(n.leader) +
+          ", n.round:0x" + Hex(n.round) + ", n.peerEpoch:0x" + Hex(n.peer_epoch) +
+          ", n.zxid:" + ZxidHex(n.zxid) + ", message format version:0x2, n.config version:0x0");
   if (state_ != ServerState::kLooking) {
     if (n.state == ServerState::kLooking) {
       Vote mine = current_vote_;
@@ -108,11 +114,6 @@ void Peer::HandleNotification(const Message& msg) {
     }
     return;
   }
-  Log(Event::Level::kInfo,
-      "Notification: my state:LOOKING; n.sid:" + std::to_string(msg.from) +
-          ", n.state:" + StateName(n.state) + ", n.leader:" + std::to_string(n.leader) +
-          ", n.round:0x" + Hex(n.round) + ", n.peerEpoch:0x" + Hex(n.peer_epoch) +
-          ", n.zxid:" + ZxidHex(n.zxid) + ", message format version:0x2, n.config version:0x0");
   last_notification_ = now_;
   if (n.state == ServerState::kLooking && n.round < logical_clock_) {
     Vote mine = proposal_;
