@@ -56,6 +56,7 @@ void Peer::StartLooking() {
   leader_ = 0;
   SetServing(false);
   SetState(ServerState::kLooking);
+  ++counters_.looking_count;
   ++logical_clock_;
   proposal_ = InitialVote();
   recvset_.clear();
@@ -199,6 +200,8 @@ void Peer::Decide(const Vote& vote) {
   outofelection_.clear();
   finalize_deadline_.reset();
   int64_t took_ms = (now_ - looking_since_) * config_.tick_ms;
+  counters_.last_election_ms = took_ms;
+  decided_at_ = now_;
   if (vote.leader == config_.id) {
     SetState(ServerState::kLeading);
     Log(Event::Level::kInfo, "LEADING - LEADER ELECTION TOOK - " + std::to_string(took_ms) + " MS");

@@ -200,6 +200,7 @@ void Peer::SyncLearner(LearnerHandle& h) {
   bool known = peer == log_base_ ||
                (peer > log_base_ && IndexAfter(peer) > 0 && log_[IndexAfter(peer) - 1].zxid == peer);
   if (known) {
+    ++counters_.diff_count;
     head.type = MsgType::kDiff;
     head.zxid = peer;
     start = IndexAfter(peer);
@@ -216,10 +217,12 @@ void Peer::SyncLearner(LearnerHandle& h) {
       if (!cut && EpochOf(log_base_) == EpochOf(peer) && log_base_ < peer) cut = log_base_;
     }
     if (cut) {
+      ++counters_.trunc_count;
       head.type = MsgType::kTrunc;
       head.zxid = *cut;
       start = IndexAfter(*cut);
     } else {
+      ++counters_.snap_count;
       head.type = MsgType::kSnap;
       head.snapshot = snapshots_->TakeSnapshot();
       start = IndexAfter(head.snapshot.zxid);
@@ -315,6 +318,11 @@ void Peer::ProposeAsLeader(Txn txn) {
     return;
   }
   txn.zxid = MakeZxid(epoch_, ++counter_);
+  ++counters_.proposal_count;
+  size_t size = txn.payload.size();
+  counters_.last_proposal_size = size;
+  counters_.max_proposal_size = std::max(counters_.max_proposal_size, size);
+  counters_.min_proposal_size = counters_.proposal_count == 1 ? size : std::min(counters_.min_proposal_size, size);
   Append(txn);
   for (auto& [sid, h] : learners_) {
     if (h.observer || !h.newleader_sent) continue;

@@ -128,6 +128,7 @@ void Peer::LearnerProcess(const Message& msg) {
     }
     case MsgType::kProposal: {
       if (learner_phase_ < LearnerPhase::kSyncing) return;
+      ++counters_.learner_proposal_received_count;
       if (staged_snapshot_) {
         Zxid last = staged_log_.empty() ? staged_snapshot_->zxid : staged_log_.back().zxid;
         if (msg.txn.zxid > last) staged_log_.push_back(msg.txn);
@@ -165,11 +166,13 @@ void Peer::LearnerProcess(const Message& msg) {
     case MsgType::kUpToDate:
       if (learner_phase_ != LearnerPhase::kNewLeaderAcked) return;
       learner_phase_ = LearnerPhase::kServing;
+      counters_.last_sync_ms = (now_ - decided_at_) * config_.tick_ms;
       commit_ = std::max(commit_, std::min(msg.commit, LastZxid()));
       SetServing(true);
       return;
     case MsgType::kCommit:
       if (learner_phase_ < LearnerPhase::kNewLeaderAcked) return;
+      ++counters_.learner_commit_received_count;
       commit_ = std::max(commit_, std::min(msg.zxid, LastZxid()));
       return;
     case MsgType::kInform:

@@ -62,6 +62,7 @@ void Peer::SetState(ServerState state) {
 void Peer::SetServing(bool serving) {
   if (serving_ == serving) return;
   serving_ = serving;
+  if (serving) serving_since_ = now_;
   ready_.serving = serving;
 }
 
@@ -114,6 +115,7 @@ void Peer::EmitCommits() {
   for (size_t i = IndexAfter(applied_); i < log_.size() && log_[i].zxid <= upto; ++i) {
     ready_.commits.push_back(log_[i]);
     applied_ = log_[i].zxid;
+    ++counters_.commit_count;
   }
 }
 
@@ -230,15 +232,46 @@ PeerStatus Peer::Describe() const {
   st.commit_zxid = commit_;
   st.applied_zxid = applied_;
   st.round = logical_clock_;
+  st.quorum_size = config_.Quorum();
+  const int64_t sync_ticks = config_.sync_limit * config_.Ticks(config_.tick_time_ms);
   if (state_ == ServerState::kLeading) {
     for (const auto& [sid, h] : learners_) {
       ++st.learners;
-      if (!h.observer && h.newleader_acked && now_ - h.last_heard <= config_.sync_limit * config_.Ticks(config_.tick_time_ms)) {
-        ++st.synced_followers;
-      }
+      bool synced = h.newleader_acked && now_ - h.last_heard <= sync_ticks;
+      if (synced && !h.observer) ++st.synced_followers;
+      if (synced && h.observer) ++st.synced_observers;
+      if (!h.uptodate_sent) ++st.pending_syncs;
     }
     st.pending_proposals = static_cast<size_t>(log_.size() - IndexAfter(commit_));
   }
+  // ZooKeeper's detailed peer state: the role, then the ZAB phase it is in.
+  const char* phase = "election";
+  if (state_ == ServerState::kLeading) {
+    phase = leader_phase_ == LeaderPhase::kBroadcast ? "broadcast"
+            : leader_phase_ == LeaderPhase::kNewLeaderAck ? "synchronization"
+                                                          : "discovery";
+  } else if (state_ != ServerState::kLooking) {
+    phase = learner_phase_ == LearnerPhase::kServing ? "broadcast"
+            : learner_phase_ == LearnerPhase::kInfo   ? "discovery"
+                                                      : "synchronization";
+  }
+  std::string role = StateName(state_);
+  for (char& c : role) c = static_cast<char>(c - 'A' + 'a');
+  st.peer_state = role + " - " + phase;
+  st.looking_count = counters_.looking_count;
+  st.last_election_ms = counters_.last_election_ms;
+  st.last_sync_ms = counters_.last_sync_ms;
+  st.leader_uptime_ms = state_ == ServerState::kLeading && serving_ ? (now_ - serving_since_) * config_.tick_ms : -1;
+  st.diff_count = counters_.diff_count;
+  st.trunc_count = counters_.trunc_count;
+  st.snap_count = counters_.snap_count;
+  st.proposal_count = counters_.proposal_count;
+  st.commit_count = counters_.commit_count;
+  st.learner_proposal_received_count = counters_.learner_proposal_received_count;
+  st.learner_commit_received_count = counters_.learner_commit_received_count;
+  st.last_proposal_size = counters_.last_proposal_size;
+  st.min_proposal_size = counters_.min_proposal_size;
+  st.max_proposal_size = counters_.max_proposal_size;
   return st;
 }
 

@@ -106,6 +106,26 @@ struct PeerStatus {
   size_t synced_followers = 0;  // leader only: voters in sync, excluding itself
   size_t learners = 0;          // leader only: connected learners
   size_t pending_proposals = 0; // leader only: logged but not yet committed
+  size_t synced_observers = 0;  // leader only
+  size_t pending_syncs = 0;     // leader only: learners connected but not yet up to date
+  size_t quorum_size = 0;
+
+  // The figures `mntr` reports, counted since this peer started.
+  std::string peer_state;        // zk_peer_state: "leading - broadcast", "looking - election" ...
+  uint64_t looking_count = 0;    // times this peer went LOOKING
+  int64_t last_election_ms = -1; // the last election's LOOKING to decision (election_time)
+  int64_t last_sync_ms = -1;     // learner: decision to UPTODATE (follower_sync_time)
+  int64_t leader_uptime_ms = -1; // leader: time serving in this epoch
+  uint64_t diff_count = 0;       // leader: learners synced with DIFF / TRUNC / SNAP
+  uint64_t trunc_count = 0;
+  uint64_t snap_count = 0;
+  uint64_t proposal_count = 0;   // leader: proposals made
+  uint64_t commit_count = 0;     // transactions handed out as committed
+  uint64_t learner_proposal_received_count = 0;
+  uint64_t learner_commit_received_count = 0;
+  size_t last_proposal_size = 0;
+  size_t min_proposal_size = 0;
+  size_t max_proposal_size = 0;
 };
 
 class Peer {
@@ -270,6 +290,12 @@ class Peer {
   int64_t last_heard_ = 0;
   int64_t next_info_ = 0;
   uint32_t leader_epoch_ = 0;
+  int64_t decided_at_ = 0;  // when the last election ended
+
+  // Figures for PeerStatus (mntr).
+  PeerStatus counters_;
+  int64_t serving_since_ = 0;
+
   // A SNAP sync is staged here until NEWLEADER: installing it on arrival would throw away the
   // log before the replacement is complete, and a sync cut short would leave this server
   // claiming its old epoch with less history than it had (the simulator found that one).

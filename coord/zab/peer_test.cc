@@ -132,6 +132,16 @@ TEST(Election, HighestIdWinsAmongEqualsAndServes) {
   EXPECT_TRUE(HasEvent(h.events_[3], "LEADING - LEADER ELECTION TOOK - "));
   EXPECT_TRUE(HasEvent(h.events_[1], "FOLLOWING - LEADER ELECTION TOOK - "));
   EXPECT_TRUE(HasEvent(h.events_[1], "Notification: my state:LOOKING; n.sid:"));
+  PeerStatus leader = h.peer(3).Describe();
+  EXPECT_EQ(leader.peer_state, "leading - broadcast");
+  EXPECT_EQ(leader.synced_followers, 2u);
+  EXPECT_EQ(leader.learners, 2u);
+  EXPECT_EQ(leader.pending_syncs, 0u);
+  EXPECT_EQ(leader.diff_count, 2u);
+  EXPECT_EQ(leader.quorum_size, 2u);
+  EXPECT_EQ(leader.last_election_ms, 100);  // finalizeWait: 2 ticks of 50 ms
+  EXPECT_EQ(h.peer(1).Describe().peer_state, "following - broadcast");
+  EXPECT_GE(h.peer(1).Describe().last_sync_ms, 0);
 }
 
 TEST(Election, NoLeaderWithoutAStrictMajority) {
