@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/duration.h"
 #include "orchestrator/inventory.h"
 #include "orchestrator/inventory_yaml.h"
 
@@ -159,9 +160,15 @@ bool ExpandHostPattern(const std::string& pattern, std::vector<std::string>* out
 // ---- faultline's own variables -------------------------------------------------------
 
 const std::vector<std::string>& FaultlineVarNames() {
+  // Read by other parts (transports, agent driver, lab); listed so that typos of them are
+  // caught here, where the file and line are known.
   static const std::vector<std::string> kNames = {
-      "faultline_transport", "faultline_netns",      "faultline_processes", "faultline_services",
-      "faultline_quorum",    "faultline_production", "faultline_name",      "faultline_agent_path"};
+      "faultline_transport",       "faultline_netns",           "faultline_processes",
+      "faultline_services",        "faultline_quorum",          "faultline_production",
+      "faultline_name",            "faultline_agent_path",      "faultline_agent_lease",
+      "faultline_agent_state_dir", "faultline_jump_host",       "faultline_ssh_known_hosts",
+      "faultline_ssh_password_env", "faultline_logs",           "faultline_log_dir",
+      "faultline_data_dir",        "faultline_lab_state",       "faultline_coord"};
   return kNames;
 }
 
@@ -312,7 +319,31 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
     }
     return "";
   }
-  if (key.rfind("faultline_", 0) == 0) {
+  if (key == "faultline_agent_lease") {
+    // The agent driver also takes a bare number of seconds.
+    if (v->is_number() && v->get<double>() > 0) return "";
+    if (!v->is_string() || !ParseDuration(v->get<std::string>(), &why)) {
+      return key + ": " + (why.empty() ? "expected a duration such as 10s, got " + v->dump() : why);
+    }
+    return "";
+  }
+  if (key == "faultline_agent_state_dir" || key == "faultline_ssh_known_hosts" || key == "faultline_log_dir" ||
+      key == "faultline_data_dir" || key == "faultline_lab_state") {
+    if (!v->is_string() || v->get<std::string>().empty() || v->get<std::string>()[0] != '/') {
+      return key + ": expected an absolute path starting with '/', got " + v->dump();
+    }
+    return "";
+  }
+  if (key == "faultline_logs") {
+    if (!StructuredFromString(v, &why)) return key + ": " + why;
+    if (!v->is_object()) return "faultline_logs: expected a mapping of names to log file paths";
+    return "";
+  }
+  // An unknown faultline_* name is refused only when it looks like a typo of a known one:
+  // other parts may read variables this list does not know yet.
+  if (key.rfind("faultline_", 0) == 0 &&
+      std::find(FaultlineVarNames().begin(), FaultlineVarNames().end(), key) == FaultlineVarNames().end() &&
+      !NearestName(key, FaultlineVarNames()).empty()) {
     return UnknownNameMessage("faultline variable", key, "", FaultlineVarNames());
   }
   return "";

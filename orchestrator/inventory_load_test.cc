@@ -306,6 +306,19 @@ TEST(InventoryErrors, MalformedInventoriesSayWhereAndWhat) {
   for (const auto& c : cases) EXPECT_EQ(Error(c.text, c.file), c.message) << c.what;
 }
 
+TEST(InventoryErrors, OtherPartsVariablesAreChecked) {
+  EXPECT_EQ(Error("[zk]\nzk1\n[zk:vars]\nfaultline_agent_lease=10\n", "i.ini"),
+            "i.ini:4:23: faultline_agent_lease: expected a duration such as 250ms, 30s, 1m30s or 2h, got '10' (the unit "
+            "is required)");
+  EXPECT_EQ(Error("[zk]\nzk1 faultline_agent_lease=[1]\n", "i.ini"),
+            "i.ini:2:27: faultline_agent_lease: expected a duration such as 10s, got [1]");
+  EXPECT_EQ(Error("[zk]\nzk1 faultline_ssh_known_hosts=known\n", "i.ini"),
+            "i.ini:2:31: faultline_ssh_known_hosts: expected an absolute path starting with '/', got \"known\"");
+  // A name nobody knows yet, and not close to a known one, rides along untouched.
+  Inventory inv = Load("[zk]\nzk1 faultline_future_knob=3 faultline_agent_lease=5s\n", "i.ini");
+  EXPECT_EQ(inv.FindHost("zk1")->vars["faultline_future_knob"], json(3));
+}
+
 TEST(InventoryErrors, SeveralErrorsAreAllReported) {
   EXPECT_EQ(Error("[zk]\nzk1 zookeeper_client_port=0\nzk2 faultline_transport=carrier\n[zk:vars]\nfaultline_quorum=perhaps\n", "i.ini"),
             "i.ini:2:27: zookeeper_client_port: expected a TCP port (1-65535), got 0\n"
