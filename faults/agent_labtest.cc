@@ -403,6 +403,17 @@ TEST_F(AgentLab, ServiceStopAndStartThroughInventoryCommands) {
   pid_t second = pid_now();
   EXPECT_NE(second, first);
   EXPECT_FALSE(gone(second)) << "revert started the service again";
+
+  // process.kill with the service's start command as its revert.
+  r = agent.Call({{"op", "inject"}, {"run", "r1"}, {"fault", "kill"}, {"action", "process.kill"},
+                  {"params", {{"pidfile", pidfile}, {"signal", "TERM"}, {"restart", start}}}});
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  for (int i = 0; i < 50 && !gone(second); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(gone(second)) << "SIGTERM ended it";
+  ASSERT_TRUE(agent.Call({{"op", "revert"}, {"run", "r1"}, {"fault", "kill"}}).value("ok", false));
+  pid_t third = pid_now();
+  EXPECT_NE(third, second);
+  EXPECT_FALSE(gone(third)) << "the revert of a kill starts the service again";
 }
 
 struct Tmpfs {
@@ -460,9 +471,15 @@ TEST_F(AgentLab, LockoutGuardKeepsTheControllersConnection) {
   auto colon = ss.rfind(':');
   ASSERT_NE(colon, std::string::npos) << ss;
   int client_port = std::atoi(ss.substr(colon + 1).c_str());
+  // The agent learns the connection to spare from SSH_CONNECTION, as under sshd.
+  std::string ssh_connection = Lab::addr(1) + " " + std::to_string(client_port) + " " + Lab::addr(0) +
+                               " " + std::to_string(kTcpPort);
+  setenv("SSH_CONNECTION", ssh_connection.c_str(), 1);
   AgentProc agent(lab_.ns(0), dir.path);
-  ASSERT_TRUE(agent.Call({{"op", "guard"}, {"addr", Lab::addr(1)}, {"port", client_port},
-                          {"local_port", kTcpPort}}).value("ok", false));
+  unsetenv("SSH_CONNECTION");
+  json hello = agent.Hello();
+  ASSERT_TRUE(hello.contains("guard")) << hello.dump();
+  EXPECT_EQ(hello["guard"]["port"], client_port);
   json r = agent.Call({{"op", "inject"}, {"run", "r1"}, {"fault", "isolate"}, {"action", "network.partition"},
                        {"params", {{"peers", {"10.202.0.0/24"}}}}});
   ASSERT_TRUE(r.value("ok", false)) << r.dump();
