@@ -69,6 +69,10 @@ void Peer::StartLooking() {
   Log(Event::Level::kInfo, "New election. My id = " + std::to_string(config_.id) +
                                ", proposed zxid=" + ZxidHex(proposal_.zxid));
   SendNotifications();
+  // An ensemble of one is its own quorum: nobody will answer, so settle on our own vote.
+  if (proposal_.leader != 0 && HasQuorum(recvset_, proposal_)) {
+    finalize_deadline_ = now_ + config_.Ticks(config_.finalize_wait_ms);
+  }
 }
 
 void Peer::SendVote(ServerId to, const Vote& vote) {

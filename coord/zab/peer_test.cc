@@ -144,6 +144,16 @@ TEST(Election, HighestIdWinsAmongEqualsAndServes) {
   EXPECT_GE(h.peer(1).Describe().last_sync_ms, 0);
 }
 
+TEST(Election, AnEnsembleOfOneLeadsItselfAndCommits) {
+  Harness h(1);
+  h.Elect();
+  EXPECT_EQ(h.peer(1).Describe().state, ServerState::kLeading);
+  ASSERT_TRUE(h.peer(1).Propose("solo").ok());
+  h.Deliver();
+  ASSERT_EQ(h.commits_[1].size(), 1u);
+  EXPECT_EQ(h.commits_[1][0].zxid, MakeZxid(1, 1));
+}
+
 TEST(Election, NoLeaderWithoutAStrictMajority) {
   Harness h(4);  // 2 of 4 is not a majority
   h.down_ = {3, 4};

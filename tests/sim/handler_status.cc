@@ -32,7 +32,10 @@ std::string ScriptEnv::HandleHistory(const Args& args) {
       Out(line + " down");
       continue;
     }
-    for (const zab::Txn& t : node->history()) line += " " + zab::ZxidHex(t.zxid) + "=" + t.payload;
+    for (const zab::Txn& t : node->history()) {
+      line += " " + zab::ZxidHex(t.zxid) + "=" +
+              (t.kind == zab::TxnKind::kCloseSession ? "closeSession:0x" + zab::Hex(t.session) : t.payload);
+    }
     if (node->history().empty()) line += " (empty)";
     Out(line);
   }

@@ -34,7 +34,7 @@ std::string ScriptEnv::Run(const std::string& line) {
   static const std::map<std::string, Handler> kHandlers = {
       {"add-nodes", &ScriptEnv::HandleAddNodes}, {"stabilize", &ScriptEnv::HandleStabilize},
       {"tick", &ScriptEnv::HandleTick},          {"run", &ScriptEnv::HandleRun},          {"campaign", &ScriptEnv::HandleCampaign},
-      {"propose", &ScriptEnv::HandlePropose},    {"partition", &ScriptEnv::HandlePartition},
+      {"propose", &ScriptEnv::HandlePropose},    {"expire", &ScriptEnv::HandleExpire},    {"partition", &ScriptEnv::HandlePartition},
       {"heal", &ScriptEnv::HandleHeal},          {"crash", &ScriptEnv::HandleCrash},
       {"restart", &ScriptEnv::HandleRestart},    {"pause", &ScriptEnv::HandlePause},
       {"resume", &ScriptEnv::HandleResume},      {"compact", &ScriptEnv::HandleCompact},
@@ -101,7 +101,10 @@ void ScriptEnv::ProcessReadys() {
           Out("  " + m.ToString());
           wire_.push_back(std::move(m));
         }
-        for (const zab::Txn& t : rd.commits) Out(who + "commit " + zab::ZxidHex(t.zxid) + " " + t.payload);
+        for (const zab::Txn& t : rd.commits) {
+          Out(who + "commit " + zab::ZxidHex(t.zxid) + " " +
+              (t.kind == zab::TxnKind::kCloseSession ? "closeSession:0x" + zab::Hex(t.session) : t.payload));
+        }
         if (rd.install_snapshot || !rd.commits.empty()) {
           prefix_.OnHistory(now_, node->id(), node->history(), rd.install_snapshot.has_value(), &problems_);
         }

@@ -9,6 +9,7 @@
 //   run [N]                      N times: tick, then stabilize (time passes, network works)
 //   campaign                     stabilize, wait out finalizeWait, stabilize: one election
 //   propose ID DATA              a client write submitted to server ID
+//   expire ID SESSION            the application on ID reports a session expired
 //   partition A,B | C,D          drop traffic between the two sides
 //   partition A -> B,C           drop traffic from A to B and C only (one way)
 //   heal                         remove every partition
@@ -47,6 +48,7 @@ class ScriptEnv {
   std::string HandleRun(const Args& args);
   std::string HandleCampaign(const Args& args);
   std::string HandlePropose(const Args& args);
+  std::string HandleExpire(const Args& args);
   std::string HandlePartition(const Args& args);
   std::string HandleHeal(const Args& args);
   std::string HandleCrash(const Args& args);
