@@ -1,0 +1,102 @@
+#include "coord/zab/ensemble_node.h"
+
+#include <chrono>
+
+namespace faultline::zab {
+
+EnsembleNode::EnsembleNode(PeerConfig config, DurableState restored, PeerNetwork* network,
+                           ZabStorage* storage, ZabApplication* app)
+    : config_(config), network_(network), storage_(storage), app_(app),
+      peer_(std::make_unique<Peer>(std::move(config), std::move(restored), app)) {}
+
+EnsembleNode::~EnsembleNode() { Stop(); }
+
+void EnsembleNode::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  DrainReadys();  // the first LOOKING and its notifications
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void EnsembleNode::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+Status EnsembleNode::Propose(std::string payload, uint64_t session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!storage_error_.ok()) return storage_error_;
+  Status st = peer_->Propose(std::move(payload), session);
+  if (st.ok()) DrainReadys();
+  return st;
+}
+
+Status EnsembleNode::ProposeCloseSession(uint64_t session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!storage_error_.ok()) return storage_error_;
+  Status st = peer_->ProposeCloseSession(session);
+  if (st.ok()) DrainReadys();
+  return st;
+}
+
+PeerStatus EnsembleNode::Describe() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peer_->Describe();
+}
+
+void EnsembleNode::CompactLog(Zxid upto) {
+  std::lock_guard<std::mutex> lock(mu_);
+  peer_->CompactLog(upto);
+}
+
+Status EnsembleNode::storage_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return storage_error_;
+}
+
+void EnsembleNode::DrainReadys() {
+  while (storage_error_.ok() && peer_->HasReady()) {
+    Ready rd = peer_->TakeReady();
+    if (rd.HasPersistence()) {
+      Status st = storage_->Persist(rd);
+      if (!st.ok()) {
+        // Nothing of this Ready may leave: its messages may claim what is not on disk.
+        storage_error_ = st.Annotate("server " + std::to_string(config_.id) + ": persisting");
+        app_->OnEvent(Event{Event::Level::kError, storage_error_.message()});
+        return;
+      }
+      peer_->OnPersisted(rd.persist_id);
+    }
+    for (const Message& m : rd.messages) network_->Send(m);
+    if (rd.install_snapshot) app_->Install(*rd.install_snapshot);
+    for (const Txn& t : rd.commits) app_->Apply(t);
+    for (const Event& e : rd.events) app_->OnEvent(e);
+    if (rd.state || rd.serving) {
+      PeerStatus st = peer_->Describe();
+      app_->OnRoleChange(st.state, st.serving);
+    }
+  }
+}
+
+void EnsembleNode::Loop() {
+  using Clock = std::chrono::steady_clock;
+  const auto tick = std::chrono::milliseconds(config_.tick_ms);
+  auto next_tick = Clock::now() + tick;
+  while (!stop_) {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now());
+    std::vector<Message> in = network_->Receive(std::max(wait, std::chrono::milliseconds(0)));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!storage_error_.ok()) {
+      next_tick = Clock::now() + tick;  // stopped for good: just drain the network, slowly
+      continue;
+    }
+    for (const Message& m : in) peer_->Step(m);
+    // Ticks are counted, not skipped: a loop held up by a slow fsync catches up.
+    while (Clock::now() >= next_tick) {
+      peer_->Tick();
+      next_tick += tick;
+    }
+    DrainReadys();
+  }
+}
+
+}  // namespace faultline::zab
