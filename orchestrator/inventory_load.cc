@@ -227,8 +227,11 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   if (key == "faultline_netns" || key == "faultline_name" || key == "hdfs_nameservice" ||
       key == "yarn_cluster_id" || key == "hbase_znode_parent" || key == "faultline_agent_path") {
     if (v->is_number()) *v = v->dump();
-    if (!v->is_string() || v->get<std::string>().empty()) return key + ": expected a non-empty string";
+    if (v->is_null()) return "";
+    if (!v->is_string()) return key + ": expected a string, got " + v->dump();
     const std::string s = v->get<std::string>();
+    // An empty value means "not set" (generated inventories write every key).
+    if (s.empty()) return "";
     if ((key == "hbase_znode_parent" || key == "faultline_agent_path") && s[0] != '/') {
       return key + ": expected an absolute path starting with '/', got '" + s + "'";
     }
@@ -264,7 +267,7 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
       }
       if (!StructuredFromString(v, &why)) return key + ": " + why;
     }
-    if (!v->is_array() || v->empty() ||
+    if (!v->is_array() ||
         !std::all_of(v->begin(), v->end(), [](const nlohmann::json& e) { return e.is_string(); })) {
       return "kafka_topics: expected a list of topic names or a comma-separated string";
     }
@@ -328,10 +331,9 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
     return "";
   }
   if (key == "faultline_agent_state_dir" || key == "faultline_ssh_known_hosts" || key == "faultline_log_dir" ||
-      key == "faultline_data_dir" || key == "faultline_lab_state") {
-    if (!v->is_string() || v->get<std::string>().empty() || v->get<std::string>()[0] != '/') {
-      return key + ": expected an absolute path starting with '/', got " + v->dump();
-    }
+      key == "faultline_data_dir" || key == "faultline_lab_state" || key == "faultline_jump_host" ||
+      key == "faultline_ssh_password_env" || key == "faultline_coord") {
+    if (!v->is_string()) return key + ": expected a string, got " + v->dump();
     return "";
   }
   if (key == "faultline_logs") {

@@ -312,8 +312,11 @@ TEST(InventoryErrors, OtherPartsVariablesAreChecked) {
             "is required)");
   EXPECT_EQ(Error("[zk]\nzk1 faultline_agent_lease=[1]\n", "i.ini"),
             "i.ini:2:27: faultline_agent_lease: expected a duration such as 10s, got [1]");
-  EXPECT_EQ(Error("[zk]\nzk1 faultline_ssh_known_hosts=known\n", "i.ini"),
-            "i.ini:2:31: faultline_ssh_known_hosts: expected an absolute path starting with '/', got \"known\"");
+  EXPECT_EQ(Error("[zk]\nzk1 faultline_ssh_known_hosts=[1]\n", "i.ini"),
+            "i.ini:2:31: faultline_ssh_known_hosts: expected a string, got [1]");
+  // Generated inventories write every key; empty means unset.
+  Inventory gen = Load("all:\n  vars: {hdfs_nameservice: '', hbase_znode_parent: '', kafka_topics: []}\n  hosts: {h: }\n", "g.yml");
+  EXPECT_EQ(gen.FindHost("h")->vars["kafka_topics"], json::array());
   // A name nobody knows yet, and not close to a known one, rides along untouched.
   Inventory inv = Load("[zk]\nzk1 faultline_future_knob=3 faultline_agent_lease=5s\n", "i.ini");
   EXPECT_EQ(inv.FindHost("zk1")->vars["faultline_future_knob"], json(3));
