@@ -258,6 +258,13 @@ Status Server::Run() {
       fatal_ = st;
     }
     MaybeSnapshot();
+    if (!holding_.empty() && log_->durable_zxid() >= log_->written_zxid()) {
+      std::vector<uint64_t> ids(holding_.begin(), holding_.end());
+      for (uint64_t id : ids) {
+        auto it = conns_.find(id);
+        if (it != conns_.end()) Release(it->second.get());
+      }
+    }
     for (auto& [id, c] : conns_) {
       if (!c->dead && c->want_write) OnWritable(c.get());
     }

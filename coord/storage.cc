@@ -179,43 +179,65 @@ Status TxnLogWriter::Open(int64_t first_zxid) {
   std::string header = "QLOG";
   PutU32(&header, 1);
   header.append(8, '\0');
-  int rc = posix_fallocate(fd, 0, static_cast<off_t>(std::max<int64_t>(prealloc_, kLogHeaderSize)));
-  if (rc != 0) {
-    close(fd);
-    unlink(name.c_str());
-    return Status::Unavailable(name + ": cannot reserve space: " + ErrnoText(rc));
-  }
-  if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) || fdatasync(fd) != 0) {
+  if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) {
     int e = errno;
     close(fd);
     unlink(name.c_str());
     return Status::Unavailable(name + ": " + ErrnoText(e));
   }
-  FAULTLINE_RETURN_IF_ERROR(SyncDir(dir_));
-  Log(LogLevel::kInfo, "FileTxnLog@0", "Creating new log file: log.{:x}", first_zxid);
-  int old = fd_;
+  int old_fd = fd_;
+  size_t old_pos = pos_, old_alloc = alloc_end_;
   fd_ = fd;
   pos_ = kLogHeaderSize;
-  alloc_end_ = static_cast<size_t>(std::max<int64_t>(prealloc_, kLogHeaderSize));
+  alloc_end_ = kLogHeaderSize;
+  Status st = Reserve(kLogHeaderSize + 1);
+  if (!st.ok()) {
+    fd_ = old_fd;
+    pos_ = old_pos;
+    alloc_end_ = old_alloc;
+    close(fd);
+    unlink(name.c_str());
+    return Status::Unavailable(name + ": " + st.message());
+  }
+  FAULTLINE_RETURN_IF_ERROR(SyncDir(dir_));
+  Log(LogLevel::kInfo, "FileTxnLog@0", "Creating new log file: log.{:x}", first_zxid);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (old >= 0) retiring_.push_back(old);
+    if (old_fd >= 0) retiring_.push_back(old_fd);
     sync_fd_ = fd;
   }
   cv_.notify_all();
   return Status::Ok();
 }
 
+// Space is reserved by writing zeros and syncing them once, not with fallocate: blocks
+// that hold written data make every later fdatasync a pure data flush, where unwritten
+// extents would cost a journal commit on each one. A full disk shows up here, before any
+// transaction is accepted, never in the middle of a record.
 Status TxnLogWriter::Reserve(size_t end) {
   if (end <= alloc_end_) return Status::Ok();
-  size_t want = std::max(end, alloc_end_ + static_cast<size_t>(prealloc_));
-  int rc = posix_fallocate(fd_, static_cast<off_t>(alloc_end_), static_cast<off_t>(want - alloc_end_));
-  if (rc != 0 && want > end) {
-    rc = posix_fallocate(fd_, static_cast<off_t>(alloc_end_), static_cast<off_t>(end - alloc_end_));
-    want = end;
+  static const std::string kZeros(1 << 20, '\0');
+  size_t step = std::min<size_t>(static_cast<size_t>(prealloc_), 4u << 20);
+  size_t want = std::max(end, alloc_end_ + step);
+  size_t at = alloc_end_;
+  int err = 0;
+  while (at < want) {
+    size_t n = std::min(kZeros.size(), want - at);
+    ssize_t w = pwrite(fd_, kZeros.data(), n, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      err = w < 0 ? errno : ENOSPC;
+      break;
+    }
+    at += static_cast<size_t>(w);
   }
-  if (rc != 0) return Status::Unavailable("cannot reserve space in the transaction log: " + ErrnoText(rc));
-  alloc_end_ = want;
+  if (at < end) {
+    return Status::Unavailable("cannot reserve space in the transaction log: " + ErrnoText(err ? err : ENOSPC));
+  }
+  if (fdatasync(fd_) != 0) {
+    return Status::Unavailable("cannot reserve space in the transaction log: fdatasync: " + ErrnoText(errno));
+  }
+  alloc_end_ = at;
   return Status::Ok();
 }
 

@@ -1,0 +1,341 @@
+// quorumd against Apache ZooKeeper 3.8 standalone, side by side in one run, through the
+// official C client: synchronous create and setData (1 and 16 clients; throughput, p50,
+// p99), getData throughput, resident memory idle and with 100,000 znodes, and start-up
+// time with that tree. Same zoo.cfg settings for both; fsync on (ZooKeeper's forceSync
+// default, quorumd's too). Prints a table and the ratios.
+//
+// usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick]
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// The synchronous API of the multi-threaded library is declared only under THREADED.
+#define THREADED 1
+#include <zookeeper.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+std::string FourLetter(int port, const char* word) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // A ZooKeeper still loading its database may accept and never answer.
+  timeval tv{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    (void)!write(fd, word, 4);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+long RssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+class Server {
+ public:
+  Server(std::string name, bool reference, std::string quorumd, std::string refzk, int port)
+      : name_(std::move(name)), reference_(reference), quorumd_(std::move(quorumd)), refzk_(std::move(refzk)),
+        port_(port) {
+    char tmpl[] = "/tmp/flq-bench-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  ~Server() {
+    Stop(SIGKILL);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  // Starts and waits until a client can read; returns the milliseconds that took.
+  double Start() {
+    auto t0 = Clock::now();
+    pid_ = fork();
+    if (pid_ == 0) {
+      freopen((dir_ + "/out").c_str(), "a", stdout);
+      freopen((dir_ + "/out").c_str(), "a", stderr);
+      if (reference_) {
+        execl("/bin/bash", "bash", refzk_.c_str(), dir_.c_str(), std::to_string(port_).c_str(), nullptr);
+      } else {
+        std::ofstream cfg(dir_ + "/zoo.cfg");
+        cfg << "tickTime=2000\ndataDir=" << dir_ << "/data\nclientPort=" << port_
+            << "\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\n";
+        cfg.close();
+        execl(quorumd_.c_str(), quorumd_.c_str(), (dir_ + "/zoo.cfg").c_str(), nullptr);
+      }
+      _exit(127);
+    }
+    while (FourLetter(port_, "ruok") != "imok") {
+      if (Clock::now() - t0 > std::chrono::seconds(120)) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return Ms(Clock::now() - t0);
+  }
+  void Stop(int sig) {
+    if (pid_ <= 0) return;
+    kill(pid_, sig);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  long Rss() const { return RssKb(pid_); }
+  std::string hosts() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  bool reference_;
+  std::string quorumd_, refzk_;
+  int port_;
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+zhandle_t* Connect(const std::string& hosts) {
+  zoo_set_debug_level(static_cast<ZooLogLevel>(0));
+  zhandle_t* zh = zookeeper_init(hosts.c_str(), nullptr, 30000, nullptr, nullptr, 0);
+  for (int i = 0; zh && i < 400 && zoo_state(zh) != ZOO_CONNECTED_STATE; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  if (!zh || zoo_state(zh) != ZOO_CONNECTED_STATE) {
+    fprintf(stderr, "cannot connect to %s within 10 s\n", hosts.c_str());
+    exit(1);
+  }
+  return zh;
+}
+
+struct Result {
+  double ops_per_s = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  long errors = 0;
+};
+
+// `clients` threads, each with its own session, each doing `per_client` calls of `op`.
+template <typename Op>
+Result Run(const std::string& hosts, int clients, int per_client, Op op) {
+  std::vector<zhandle_t*> handles;
+  for (int i = 0; i < clients; ++i) handles.push_back(Connect(hosts));
+  std::vector<std::vector<double>> lat(static_cast<size_t>(clients));
+  std::atomic<long> errors{0};
+  std::vector<std::thread> threads;
+  auto t0 = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto& mine = lat[static_cast<size_t>(c)];
+      mine.reserve(static_cast<size_t>(per_client));
+      for (int i = 0; i < per_client; ++i) {
+        auto s = Clock::now();
+        if (op(handles[static_cast<size_t>(c)], c, i) != ZOK) errors++;
+        mine.push_back(Ms(Clock::now() - s));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double secs = Ms(Clock::now() - t0) / 1000.0;
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  for (auto* zh : handles) zookeeper_close(zh);
+  Result r;
+  r.ops_per_s = static_cast<double>(all.size()) / secs;
+  r.p50_ms = all.empty() ? 0 : all[all.size() / 2];
+  r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
+  r.errors = errors;
+  return r;
+}
+
+// Fills the tree with n znodes through pipelined async creates (not measured, setup only).
+void Populate(const std::string& hosts, int n) {
+  zhandle_t* zh = Connect(hosts);
+  zoo_create(zh, "/big", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+  std::mutex mu;
+  std::condition_variable cv;
+  int inflight = 0;
+  std::string value(100, 'v');
+  for (int i = 0; i < n; ++i) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return inflight < 2000; });
+      inflight++;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/big/n%07d", i);
+    struct Ctx {
+      std::mutex* mu;
+      std::condition_variable* cv;
+      int* inflight;
+    };
+    auto* ctx = new Ctx{&mu, &cv, &inflight};
+    zoo_acreate(
+        zh, path, value.data(), static_cast<int>(value.size()), &ZOO_OPEN_ACL_UNSAFE, 0,
+        [](int, const char*, const void* data) {
+          auto* c = static_cast<Ctx*>(const_cast<void*>(data));
+          {
+            std::lock_guard<std::mutex> lock(*c->mu);
+            (*c->inflight)--;
+          }
+          c->cv->notify_all();
+          delete c;
+        },
+        ctx);
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return inflight == 0; });
+  lock.unlock();
+  zookeeper_close(zh);
+}
+
+struct Row {
+  std::string what;
+  std::string unit;
+  double zk = 0;
+  double ours = 0;
+  bool higher_is_better = true;
+};
+
+int PickPort(int i) { return 21950 + (getpid() + 13 * i) % 45; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick]\n");
+    return 2;
+  }
+  bool quick = argc > 3 && std::string(argv[3]) == "--quick";
+  int single = quick ? 300 : 2000;
+  int multi = quick ? 100 : 500;
+  int reads = quick ? 1000 : 5000;
+  int big = quick ? 10000 : 100000;
+  signal(SIGPIPE, SIG_IGN);
+
+  Server zk("zookeeper", true, argv[1], argv[2], PickPort(0));
+  Server ours("quorumd", false, argv[1], argv[2], PickPort(1));
+  std::vector<Row> rows;
+  Server* both[2] = {&zk, &ours};
+  double idle[2] = {0, 0}, full[2] = {0, 0}, startup[2] = {0, 0};
+  Result res[2][5];
+  std::string value(100, 'x');
+  for (Server* srv : both) {
+    if (srv->Start() < 0) {
+      fprintf(stderr, "%s did not start\n", srv->name().c_str());
+      return 1;
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (int s = 0; s < 2; ++s) idle[s] = static_cast<double>(both[s]->Rss()) / 1024.0;
+  for (Server* srv : both) {
+    zhandle_t* setup = Connect(srv->hosts());
+    zoo_create(setup, "/b1", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+    zoo_create(setup, "/b16", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+    zookeeper_close(setup);
+  }
+  auto create = [&](const char* dir, int round) {
+    return [&, dir, round](zhandle_t* zh, int c, int i) {
+      char path[64];
+      snprintf(path, sizeof path, "%s/c%02d-%d-%06d", dir, c, round, i);
+      return zoo_create(zh, path, value.data(), static_cast<int>(value.size()), &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+    };
+  };
+  auto set = [&](const char* dir, int round) {
+    return [&, dir, round](zhandle_t* zh, int c, int i) {
+      char path[64];
+      snprintf(path, sizeof path, "%s/c%02d-%d-%06d", dir, c, round, i);
+      return zoo_set(zh, path, value.data(), static_cast<int>(value.size()), -1);
+    };
+  };
+  auto get = [&](zhandle_t* zh, int c, int i) {
+    char path[64], buf[256];
+    int len = sizeof buf;
+    snprintf(path, sizeof path, "/b16/c%02d-0-%06d", c, i % multi);
+    return zoo_get(zh, path, 0, buf, &len, nullptr);
+  };
+  // The machine is shared and its disk noisy: every workload runs twice on each server,
+  // interleaved (zookeeper, quorumd, quorumd, zookeeper), and the two runs are averaged.
+  auto merge = [](Result& into, const Result& r) {
+    into.ops_per_s += r.ops_per_s / 2;
+    into.p50_ms += r.p50_ms / 2;
+    into.p99_ms += r.p99_ms / 2;
+    into.errors += r.errors;
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (int k = 0; k < 2; ++k) {
+      int s = round == 0 ? k : 1 - k;
+      Server& srv = *both[s];
+      fprintf(stderr, "== %s, round %d\n", srv.name().c_str(), round + 1);
+      merge(res[s][0], Run(srv.hosts(), 1, single, create("/b1", round)));
+      merge(res[s][1], Run(srv.hosts(), 16, multi, create("/b16", round)));
+      merge(res[s][2], Run(srv.hosts(), 1, single, set("/b1", round)));
+      merge(res[s][3], Run(srv.hosts(), 16, multi, set("/b16", round)));
+      merge(res[s][4], Run(srv.hosts(), 16, reads, get));
+    }
+  }
+  for (int s = 0; s < 2; ++s) {
+    Server& srv = *both[s];
+    fprintf(stderr, "== %s: populating %d znodes, restarting\n", srv.name().c_str(), big);
+    Populate(srv.hosts(), big);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    full[s] = static_cast<double>(srv.Rss()) / 1024.0;
+    srv.Stop(SIGTERM);
+    startup[s] = srv.Start();
+    zhandle_t* check = Connect(srv.hosts());
+    char buf[256];
+    int len = sizeof buf;
+    char last[64];
+    snprintf(last, sizeof last, "/big/n%07d", big - 1);
+    if (zoo_get(check, last, 0, buf, &len, nullptr) != ZOK) fprintf(stderr, "%s lost %s\n", srv.name().c_str(), last);
+    zookeeper_close(check);
+    for (const auto& r : res[s]) {
+      if (r.errors) fprintf(stderr, "%s: %ld failed calls\n", srv.name().c_str(), r.errors);
+    }
+  }
+  const char* names[5] = {"create, 1 client", "create, 16 clients", "setData, 1 client", "setData, 16 clients",
+                          "getData, 16 clients"};
+  for (int i = 0; i < 5; ++i) {
+    rows.push_back({std::string(names[i]) + " (ops/s)", "ops/s", res[0][i].ops_per_s, res[1][i].ops_per_s, true});
+    if (i < 4) {
+      rows.push_back({std::string(names[i]) + " p50 (ms)", "ms", res[0][i].p50_ms, res[1][i].p50_ms, false});
+      rows.push_back({std::string(names[i]) + " p99 (ms)", "ms", res[0][i].p99_ms, res[1][i].p99_ms, false});
+    }
+  }
+  rows.push_back({"RSS idle (MiB)", "MiB", idle[0], idle[1], false});
+  rows.push_back({"RSS with " + std::to_string(big) + " znodes (MiB)", "MiB", full[0], full[1], false});
+  rows.push_back({"start-up with " + std::to_string(big) + " znodes (ms)", "ms", startup[0], startup[1], false});
+  printf("%-36s %14s %14s %10s\n", "measure", "zookeeper", "quorumd", "ratio");
+  for (const auto& r : rows) {
+    double ratio = r.higher_is_better ? r.ours / std::max(r.zk, 1e-9) : r.zk / std::max(r.ours, 1e-9);
+    printf("%-36s %14.2f %14.2f %9.2fx\n", r.what.c_str(), r.zk, r.ours, ratio);
+  }
+  printf("ratio: how many times better quorumd is (throughput: quorumd/zookeeper; latency, memory, time: "
+         "zookeeper/quorumd)\n");
+  return 0;
+}
