@@ -61,6 +61,8 @@ Status WriteLabInventory(const json& state, const std::string& state_dir, const 
       {"yarn_cluster_id", topo.value("yarn_cluster_id", "")},
       {"kafka_topics", topo.value("kafka_topics", json::array())},
       {"hbase_znode_parent", topo.value("hbase_znode_parent", "")},
+      {"hdfs_namenode_group", "namenode"},
+      {"zookeeper_group", "zookeeper"},
   };
   std::vector<std::string> group_order;
   std::map<std::string, json> group_hosts;
@@ -86,6 +88,8 @@ Status WriteLabInventory(const json& state, const std::string& state_dir, const 
                  {"faultline_processes", processes},
                  {"faultline_services", services}};
     if (h.contains("zk_id")) vars["zookeeper_myid"] = h["zk_id"];
+    const json extra = h.value("vars", json::object());
+    for (const auto& [k, x] : extra.items()) vars[k] = x;
     for (const auto& s : h["services"]) {
       if (s.value("port", 0) > 0 && s["name"] != "zookeeper") vars[s["name"].get<std::string>() + "_port"] = s["port"];
     }

@@ -243,6 +243,124 @@ bool ForwardRuleNeeded() {
   return r.out.find("-P FORWARD ACCEPT") == std::string::npos;
 }
 
+// The hosts of `group`, in order.
+std::vector<json> GroupHosts(const json& st, const std::string& group) {
+  std::vector<json> out;
+  for (const auto& h : st["hosts"]) if (h["group"] == group) out.push_back(h);
+  return out;
+}
+
+int ServicePort(const json& host, const std::string& service, int fallback) {
+  for (const auto& s : host["services"]) if (s["name"] == service) return s.value("port", fallback);
+  return fallback;
+}
+
+std::string Addr(const json& host, int port) { return host["ip"].get<std::string>() + ":" + std::to_string(port); }
+
+// A service of services/ (fl-svc MODE --flags), bound to the host's own address and a
+// client of the lab's ensemble. Its log is the file the supervisor appends to as well.
+std::vector<std::string> FlSvcArgv(const std::string& program, const json& st, const json& host, const json& svc,
+                                   const LabTopology& topo) {
+  const std::string name = svc["name"], ip = host["ip"], hdir = host["dir"];
+  const std::string log = hdir + "/logs/" + name + ".log";
+  const std::string zk = st["zk_connect"];
+  const int port = svc.value("port", 0);
+  std::vector<std::string> a = {program, name};
+  if (name == "namenode") {
+    // The shared edits directory of the pair (what a QJM or NFS mount is in production).
+    a.insert(a.end(), {"--id", host["name"], "--http", Addr(host, port), "--shared-dir",
+                       st["state_dir"].get<std::string>() + "/shared/hdfs-" + topo.hdfs_nameservice});
+  } else if (name == "zkfc") {
+    // Fencing as most production configs end: the elector's breadcrumb and graceful
+    // transition do the work, shell(/bin/true) closes the list.
+    a.insert(a.end(), {"--id", host["name"], "--nameservice", topo.hdfs_nameservice, "--zk", zk, "--nn",
+                       Addr(host, ServicePort(host, "namenode", 8020)), "--zkfc-port", std::to_string(port)});
+  } else if (name == "resourcemanager") {
+    a.insert(a.end(), {"--id", host["name"], "--cluster", topo.yarn_cluster_id, "--zk", zk, "--http", Addr(host, port)});
+  } else if (name == "hmaster") {
+    a.insert(a.end(), {"--host", ip, "--bind", ip, "--port", std::to_string(port), "--zk", zk, "--parent",
+                       topo.hbase_znode_parent});
+  } else if (name == "regionserver") {
+    a.insert(a.end(), {"--host", ip, "--bind", ip, "--port", std::to_string(port), "--zk", zk, "--parent",
+                       topo.hbase_znode_parent, "--data-dir", host["data_dir"].get<std::string>() + "/hbase"});
+  } else if (name == "kafka") {
+    const size_t brokers = GroupHosts(st, host["group"]).size();
+    std::string topics;
+    for (const auto& t : topo.kafka_topics) {
+      topics += (topics.empty() ? "" : ",") + t + ":3:" + std::to_string(std::min<size_t>(3, brokers));
+    }
+    a.insert(a.end(), {"--id", std::to_string(host["index"].get<int>()), "--host", ip, "--bind", ip, "--port",
+                       std::to_string(port), "--zk", zk, "--data-dir", host["data_dir"].get<std::string>() + "/kafka",
+                       "--topics", topics});
+  }
+  a.insert(a.end(), {"--log", log});
+  if (name == "zkfc") a.insert(a.end(), {"--", "/bin/true"});
+  return a;
+}
+
+// Any other program reads one JSON file with everything it needs (docs/lab.md).
+Status WriteServiceConfig(const json& st, const json& host, const json& svc, const LabTopology& topo,
+                          std::vector<std::string>* args) {
+  const std::string hdir = host["dir"];
+  json cfg = {{"service", svc["name"]}, {"host", host["name"]}, {"ip", host["ip"]}, {"index", host["index"]},
+              {"port", svc["port"]}, {"zk_connect", st["zk_connect"]}, {"data_dir", host["data_dir"]},
+              {"log_dir", hdir + "/logs"}, {"hdfs_nameservice", topo.hdfs_nameservice},
+              {"yarn_cluster_id", topo.yarn_cluster_id}, {"kafka_topics", topo.kafka_topics},
+              {"hbase_znode_parent", topo.hbase_znode_parent}, {"group", host["group"]}};
+  json peers = json::object();
+  for (const auto& p : GroupHosts(st, host["group"])) peers[p["name"].get<std::string>()] = p["ip"];
+  cfg["peers"] = peers;
+  const std::string path = hdir + "/conf/" + svc["name"].get<std::string>() + ".json";
+  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(path, cfg.dump(2) + "\n"));
+  *args = {"--config", path};
+  return Status::Ok();
+}
+
+// The inventory variables the probes of checks/ read for this host's services.
+json ProbeVars(const std::string& fl_svc, const json& st, const json& host, const LabTopology& topo) {
+  json v = json::object();
+  const std::string group = host["group"];
+  if (group == "namenode") {
+    v["hdfs_namenode_id"] = host["name"];
+    v["hdfs_namenode_address"] = Addr(host, ServicePort(host, "namenode", 8020));
+  } else if (group == "resourcemanager") {
+    v["yarn_rm_id"] = host["name"];
+  } else if (group == "hbase_master" || group == "hbase_rs") {
+    v["hbase_hostname"] = host["ip"];
+    v["hbase_port"] = ServicePort(host, group == "hbase_master" ? "hmaster" : "regionserver", 0);
+  } else if (group == "kafka") {
+    v["kafka_broker_id"] = host["index"];
+  }
+  if (fl_svc.empty()) return v;
+  if (group == "namenode") {
+    json haadmin = {fl_svc, "haadmin"}, rw = {fl_svc, "client", "hdfs"};
+    for (const auto& nn : GroupHosts(st, "namenode")) {
+      const std::string addr = Addr(nn, ServicePort(nn, "namenode", 8020));
+      haadmin.push_back("--nn");
+      haadmin.push_back(nn["name"].get<std::string>() + "=" + addr);
+      rw.push_back("--nn");
+      rw.push_back(addr);
+    }
+    haadmin.push_back("-getAllServiceState");
+    v["hdfs_haadmin_command"] = haadmin;
+    v["hdfs_rw_command"] = rw;
+  } else if (group == "hbase_master" || group == "hbase_rs") {
+    v["hbase_rw_command"] = {fl_svc, "client", "hbase", "--zk", st["zk_connect"], "--parent", topo.hbase_znode_parent};
+  } else if (group == "kafka") {
+    json rw = {fl_svc, "client", "kafka"};
+    for (const auto& b : GroupHosts(st, "kafka")) {
+      rw.push_back("--bootstrap");
+      rw.push_back(Addr(b, ServicePort(b, "kafka", 9092)));
+    }
+    if (!topo.kafka_topics.empty()) {
+      rw.push_back("--topic");
+      rw.push_back(topo.kafka_topics[0]);
+    }
+    v["kafka_rw_command"] = rw;
+  }
+  return v;
+}
+
 std::string Timestamp() {
   char buf[64];
   std::time_t t = std::time(nullptr);
@@ -401,6 +519,7 @@ Status LabUp(const LabConfig& config, UpResult* result) {
   j["processes"] = json::array();
   j["iptables"] = json::array();
   j["supervisor"] = supervisor;
+  j["state_dir"] = dir;
   j["topology"] = {{"hdfs_nameservice", topo.hdfs_nameservice}, {"yarn_cluster_id", topo.yarn_cluster_id},
                    {"kafka_topics", topo.kafka_topics}, {"hbase_znode_parent", topo.hbase_znode_parent},
                    {"data_bytes", topo.data_bytes}};
@@ -488,6 +607,7 @@ Status LabUp(const LabConfig& config, UpResult* result) {
     zk_connect += (zk_connect.empty() ? "" : ",") + h["ip"].get<std::string>() + ":" + std::to_string(kZkClientPort);
   }
   j["zk_connect"] = zk_connect;
+  fs::create_directories(dir + "/shared/hdfs-" + topo.hdfs_nameservice);
   std::vector<std::string> skipped;
   for (auto& host : j["hosts"]) {
     const std::string hdir = host["dir"], name = host["name"];
@@ -527,25 +647,20 @@ Status LabUp(const LabConfig& config, UpResult* result) {
           skipped.push_back(s["program"].get<std::string>());
           continue;
         }
-        // Every service reads one JSON file with all it needs to know (docs/lab.md).
-        json cfg = {{"service", s["name"]}, {"host", name}, {"ip", host["ip"]}, {"index", host["index"]},
-                    {"port", s["port"]}, {"zk_connect", zk_connect}, {"data_dir", host["data_dir"]},
-                    {"log_dir", hdir + "/logs"}, {"hdfs_nameservice", topo.hdfs_nameservice},
-                    {"yarn_cluster_id", topo.yarn_cluster_id}, {"kafka_topics", topo.kafka_topics},
-                    {"hbase_znode_parent", topo.hbase_znode_parent}, {"group", host["group"]}};
-        json peers = json::object();
-        for (const auto& p : j["hosts"]) if (p["group"] == host["group"]) peers[p["name"].get<std::string>()] = p["ip"];
-        cfg["peers"] = peers;
-        const std::string cfg_path = hdir + "/conf/" + s["name"].get<std::string>() + ".json";
-        FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(cfg_path, cfg.dump(2) + "\n"));
         SupervisedService svc;
         svc.name = s["name"];
-        svc.argv = {program, "--config", cfg_path};
         svc.cwd = hdir;
+        if (fs::path(program).filename() == "fl-svc") {
+          svc.argv = FlSvcArgv(program, j, host, s, topo);
+        } else {
+          FAULTLINE_RETURN_IF_ERROR(WriteServiceConfig(j, host, s, topo, &svc.argv));
+          svc.argv.insert(svc.argv.begin(), program);
+        }
         sc.services.push_back(svc);
         started.push_back(s["name"]);
       }
     }
+    host["vars"] = ProbeVars(FindProgram("fl-svc"), j, host, topo);
     host["supervised"] = started;
     FAULTLINE_RETURN_IF_ERROR(SaveSupervisorConfig(hdir + "/supervisor.json", sc));
   }

@@ -21,6 +21,7 @@
 #include "faults/ssh_transport.h"
 #include "lab/lab.h"
 #include "lab/sys.h"
+#include "lab/topology.h"
 #include "orchestrator/inventory.h"
 
 namespace faultline::lab {
@@ -297,6 +298,57 @@ TEST_F(LabTest, ClearErrorsForABridgeOrSubnetInUse) {
             std::string::npos)
       << st.message();
   EXPECT_EQ(Ours(Snapshot::Take().netns), Ours(before_.netns)) << "nothing made on a refused up";
+}
+
+TEST_F(LabTest, DrillClusterServicesRunAndAnswerThroughTheInventory) {
+  config_.topology.groups = {{"zookeeper", {"zk1", "zk2", "zk3"}, {}},
+                             DefaultTopology(3).groups[1],   // namenode: nn1 nn2
+                             DefaultTopology(3).groups[5]};  // kafka: kafka1..kafka3
+  ASSERT_EQ(config_.topology.groups[1].name, "namenode");
+  ASSERT_EQ(config_.topology.groups[2].name, "kafka");
+  UpResult up;
+  Status st = LabUp(config_, &up);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(up.summary.find("not built yet"), std::string::npos) << up.summary;
+  Inventory inv;
+  st = LoadInventory(LabInventoryPath(state_dir_), &inv);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  RegisterSshTransport();
+  std::unique_ptr<Transport> nn1, kafka1;
+  ASSERT_TRUE(MakeTransport(*inv.FindHost("nn1"), TransportOptions{}, &nn1).ok());
+  ASSERT_TRUE(MakeTransport(*inv.FindHost("kafka1"), TransportOptions{}, &kafka1).ok());
+
+  // One active NameNode, as the inventory's haadmin command reports it over SSH.
+  ExecResult res;
+  std::string last;
+  bool one_active = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 60s; !one_active && std::chrono::steady_clock::now() < deadline;) {
+    ASSERT_TRUE(nn1->Exec(Command(inv.FindHost("nn1")->vars["hdfs_haadmin_command"]), &res).ok());
+    last = res.stdout_data + res.stderr_data;
+    size_t actives = 0;
+    for (size_t p = last.find("active"); p != std::string::npos; p = last.find("active", p + 1)) ++actives;
+    one_active = actives == 1 && last.find("standby") != std::string::npos;
+    if (!one_active) std::this_thread::sleep_for(500ms);
+  }
+  EXPECT_TRUE(one_active) << last;
+
+  // A Kafka write and read-back through the brokers the lab started.
+  bool rw = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 60s; !rw && std::chrono::steady_clock::now() < deadline;) {
+    ExecRequest req = Command(inv.FindHost("kafka1")->vars["kafka_rw_command"]);
+    req.argv.push_back("lab-token");
+    ASSERT_TRUE(kafka1->Exec(req, &res).ok());
+    rw = res.exit_status == 0;
+    last = res.stdout_data + res.stderr_data;
+    if (!rw) std::this_thread::sleep_for(500ms);
+  }
+  EXPECT_TRUE(rw) << last;
+  nn1.reset();
+  kafka1.reset();
+  const auto pids = RecordedPids(state_dir_);
+  std::string summary;
+  ASSERT_TRUE(LabDown(state_dir_, &summary).ok());
+  ExpectNothingLeft(before_, pids, state_dir_);
 }
 
 }  // namespace

@@ -14,11 +14,12 @@ namespace faultline::lab {
 namespace {
 
 std::vector<LabService> KnownServices(const std::string& group) {
-  if (group == "namenodes") return {{"namenode", "faultline-namenode", 8020}, {"zkfc", "faultline-zkfc", 8019}};
-  if (group == "resourcemanagers") return {{"resourcemanager", "faultline-resourcemanager", 8032}};
-  if (group == "hbase_masters") return {{"hmaster", "faultline-hmaster", 16000}};
-  if (group == "hbase_rs") return {{"regionserver", "faultline-regionserver", 16020}};
-  if (group == "kafka") return {{"kafka", "faultline-kafka", 9092}};
+  // The stand-ins of services/ are one program, fl-svc, with a mode per daemon.
+  if (group == "namenode") return {{"namenode", "fl-svc", 8020}, {"zkfc", "fl-svc", 8019}};
+  if (group == "resourcemanager") return {{"resourcemanager", "fl-svc", 8088}};
+  if (group == "hbase_master") return {{"hmaster", "fl-svc", 16000}};
+  if (group == "hbase_rs") return {{"regionserver", "fl-svc", 16020}};
+  if (group == "kafka") return {{"kafka", "fl-svc", 9092}};
   return {};  // zookeeper: the coordination backend, chosen by --coord
 }
 
@@ -51,9 +52,9 @@ LabTopology DefaultTopology(int zk_count) {
   LabTopology t;
   t.groups = {
       {"zookeeper", Range("zk", zk_count), {}},
-      {"namenodes", {"nn1", "nn2"}, KnownServices("namenodes")},
-      {"resourcemanagers", {"rm1", "rm2"}, KnownServices("resourcemanagers")},
-      {"hbase_masters", {"hm1", "hm2"}, KnownServices("hbase_masters")},
+      {"namenode", {"nn1", "nn2"}, KnownServices("namenode")},
+      {"resourcemanager", {"rm1", "rm2"}, KnownServices("resourcemanager")},
+      {"hbase_master", {"hm1", "hm2"}, KnownServices("hbase_master")},
       {"hbase_rs", Range("rs", 3), KnownServices("hbase_rs")},
       {"kafka", Range("kafka", 3), KnownServices("kafka")},
   };

@@ -8,14 +8,15 @@
 //   data_size: 64MiB            # tmpfs mounted as each host's data directory
 //   groups:
 //     zookeeper: [zk1, zk2, zk3]          # Ansible-style ranges work too: "zk[1:3]"
-//     namenodes: [nn1, nn2]
+//     namenode:  [nn1, nn2]
 //     workers:   ["w[1:8]"]               # a group the lab has no services for: bare hosts
 //   services:                             # optional: replace a group's services
-//     namenodes:
-//       - {name: namenode, program: faultline-namenode, port: 8020}
+//     namenode:
+//       - {name: namenode, program: my-namenode, port: 8020}
 //
-// Groups the lab knows (zookeeper, namenodes, resourcemanagers, hbase_masters, hbase_rs,
+// Groups the lab knows (zookeeper, namenode, resourcemanager, hbase_master, hbase_rs,
 // kafka) get their services unless `services` says otherwise; docs/lab.md lists them.
+// Programs other than fl-svc are run as `<program> --config <file.json>` (docs/lab.md).
 #pragma once
 
 #include <string>
@@ -27,7 +28,7 @@ namespace faultline::lab {
 
 struct LabService {
   std::string name;     // the service name in faultline_services ("namenode")
-  std::string program;  // executable looked up by FindProgram ("faultline-namenode")
+  std::string program;  // executable looked up by FindProgram ("fl-svc")
   int port = 0;         // its main port, written to the inventory as <name>_port
 };
 

@@ -26,7 +26,7 @@ TEST(Topology, DefaultIsTheDrillCluster) {
                                                     "hm2", "rs1", "rs2", "rs3", "kafka1", "kafka2", "kafka3"}));
   EXPECT_TRUE(ValidateTopology(t, "default").ok());
   EXPECT_EQ(DefaultTopology(5).FindGroup("zookeeper")->hosts.size(), 5u);
-  EXPECT_EQ(t.FindGroup("namenodes")->services.size(), 2u);
+  EXPECT_EQ(t.FindGroup("namenode")->services.size(), 2u);
 }
 
 TEST(Topology, Ranges) {
