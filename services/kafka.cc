@@ -539,36 +539,31 @@ int RunKafkaBroker(const Flags& f) {
   return broker.Run(f.Get("bind", "127.0.0.1"));
 }
 
-int RunKafkaClient(const Flags& f) {
-  if (f.positional().empty()) {
-    std::fprintf(stderr, "Usage: fl-svc client kafka --bootstrap HOST:P... [--topic T] [--partition P] TOKEN\n");
-    return 2;
-  }
-  std::string token = f.positional().back();
+// One attempt: metadata from a bootstrap broker, then produce to and consume from the
+// leader. Returns 0 on success, 1 on a definite failure, -1 when a retry may help.
+int KafkaRoundTrip(const Flags& f, const std::string& token, std::string* error) {
   std::string topic = f.Get("topic", "faultline-rw");
   std::string partition = f.Get("partition", "0");
-  std::string errors;
-  // Metadata from any bootstrap broker, then produce to and consume from the leader.
   for (const auto& boot : f.All("bootstrap")) {
     std::string h;
     int p, status = 0;
     std::string out;
     if (!SplitHostPort(boot, &h, &p)) continue;
-    Status st = HttpCall(h, p, "GET", "/metadata?topic=" + UrlEncode(topic), "", std::chrono::milliseconds(1500), &status, &out);
+    Status st = HttpCall(h, p, "GET", "/metadata?topic=" + UrlEncode(topic), "", std::chrono::milliseconds(1000), &status, &out);
     auto meta = nlohmann::json::parse(out, nullptr, false);
     if (!st.ok() || status != 200 || !meta.is_object()) {
-      errors += boot + ": " + (st.ok() ? out : st.message()) + "; ";
+      *error = boot + ": " + (st.ok() ? out : st.message());
       continue;
     }
     if (!meta["partitions"].contains(partition)) {
-      std::fprintf(stderr, "kafka: %s-%s has no state yet\n", topic.c_str(), partition.c_str());
-      return 1;
+      *error = topic + "-" + partition + " has no state yet";
+      return -1;
     }
     int leader = meta["partitions"][partition].value("leader", -1);
     std::string lid = std::to_string(leader);
     if (leader < 0 || !meta["brokers"].contains(lid)) {
-      std::fprintf(stderr, "kafka: %s-%s is offline (leader %d)\n", topic.c_str(), partition.c_str(), leader);
-      return 1;
+      *error = topic + "-" + partition + " is offline (leader " + lid + ")";
+      return -1;
     }
     std::string lh;
     int lp;
@@ -577,22 +572,46 @@ int RunKafkaClient(const Flags& f) {
     st = HttpCall(lh, lp, "POST", "/produce" + q, token, std::chrono::milliseconds(4000), &status, &out);
     auto ack = nlohmann::json::parse(out, nullptr, false);
     if (!st.ok() || status != 200 || !ack.is_object() || !ack.contains("offset")) {
-      std::fprintf(stderr, "kafka: produce to broker %s failed: %s\n", lid.c_str(), st.ok() ? out.c_str() : st.message().c_str());
-      return 1;
+      *error = "produce to broker " + lid + " failed: " + (st.ok() ? out : st.message());
+      return -1;  // NOT_LEADER_OR_FOLLOWER while metadata catches up: retry, as producers do
     }
     long long offset = ack["offset"].get<long long>();
     st = HttpCall(lh, lp, "GET", "/consume" + q + "&offset=" + std::to_string(offset), "", std::chrono::milliseconds(2000),
                   &status, &out);
     auto got = nlohmann::json::parse(out, nullptr, false);
     if (!st.ok() || status != 200 || !got.is_object() || got["messages"].empty()) {
-      std::fprintf(stderr, "kafka: consume from broker %s failed: %s\n", lid.c_str(), st.ok() ? out.c_str() : st.message().c_str());
-      return 1;
+      *error = "consume from broker " + lid + " failed: " + (st.ok() ? out : st.message());
+      return -1;
     }
     std::string first = got["messages"][0].get<std::string>();
     std::printf("%s\n", first.c_str());
-    return first == token ? 0 : 1;
+    if (first != token) {
+      *error = "read back '" + first + "' instead of the token";
+      return 1;
+    }
+    return 0;
   }
-  std::fprintf(stderr, "kafka: no bootstrap broker answered: %s\n", errors.c_str());
+  return -1;
+}
+
+int RunKafkaClient(const Flags& f) {
+  if (f.positional().empty()) {
+    std::fprintf(stderr, "Usage: fl-svc client kafka --bootstrap HOST:P... [--topic T] [--partition P] [--retry-ms MS] TOKEN\n");
+    return 2;
+  }
+  std::string token = f.positional().back();
+  long long deadline = NowMs() + f.GetInt("retry-ms", 1500);
+  std::string error = "no bootstrap broker given";
+  for (;;) {
+    int rc = KafkaRoundTrip(f, token, &error);
+    if (rc >= 0) {
+      if (rc) std::fprintf(stderr, "kafka: %s\n", error.c_str());
+      return rc;
+    }
+    if (NowMs() + 100 >= deadline) break;
+    SleepMs(100);
+  }
+  std::fprintf(stderr, "kafka: %s\n", error.c_str());
   return 1;
 }
 

@@ -93,7 +93,7 @@ TEST_F(KafkaTest, ControllerAndLeaderDieNewOnesComeFromTheIsr) {
   for (const auto& h : isr) EXPECT_NE(h, controller);
   EXPECT_EQ(SampleProbe(ctx, "kafka.offline_partitions").value, 0);
   EXPECT_EQ(SampleProbe(ctx, "kafka.under_replicated").value, 4);
-  EXPECT_EQ(SampleProbe(ctx, "kafka.rw").value, true);
+  EXPECT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.rw").value == true; }, 5000));
 
   std::string new_controller = SampleProbe(ctx, "kafka.controller").value;
   std::string log = Slurp(c.dir / ("kafka" + std::string(1, new_controller.back()) + ".log"));
@@ -112,14 +112,19 @@ TEST_F(KafkaTest, LastIsrMemberGoneMeansOffline) {
   for (int i = 0; i < 3; ++i) c.Start(i);
   Inventory inv = c.MakeInventory();
   LocalContext ctx(inv);
+  // Topics exist once the controller has seen enough brokers; until then nothing is under-replicated.
   ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.under_replicated").value == 0 &&
-                                   SampleProbe(ctx, "kafka.live_brokers").value.size() == 3; }, 30000));
+                                   SampleProbe(ctx, "kafka.isr", {{"topic", "orders"}, {"partition", 2}}).value.size() == 3 &&
+                                   SampleProbe(ctx, "kafka.isr", {{"topic", "faultline-rw"}}).value.size() == 3; }, 30000));
   c.broker[0]->Kill();
   c.broker[1]->Kill();
   ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.controller").value == "broker3"; }, 30000));
-  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.offline_partitions").value == 0; }, 30000));
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.offline_partitions").value == 0; }, 30000))
+      << SampleProbe(ctx, "kafka.offline_partitions").value << "\n" << Slurp(c.dir / "kafka3.log");
   c.broker[2]->Kill();
-  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.offline_partitions").value == 4; }, 30000));
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "kafka.offline_partitions").value == 4; }, 30000))
+      << SampleProbe(ctx, "kafka.offline_partitions").value << " live "
+      << SampleProbe(ctx, "kafka.live_brokers").value << SampleProbe(ctx, "kafka.offline_partitions").error;
   EXPECT_TRUE(SampleProbe(ctx, "kafka.controller").value.is_null());
 }
 
