@@ -900,7 +900,10 @@ class InventoryChecker {
       std::vector<Hit> hits;
       for (const auto& f : d_.faults) {
         const FaultActionInfo* info = FaultCatalogue::Global().Find(f.action);
-        if (!info || !info->removes_host) continue;
+        // A generic action (command) says per fault whether it takes its host out.
+        bool removes = (info && info->removes_host) ||
+                       (f.params.contains("removes_host") && f.params["removes_host"] == true);
+        if (!removes) continue;
         Hit h{&f, {}, 0};
         const TargetSpec& t = f.target;
         if (t.kind == TargetSpec::Kind::kHost) {

@@ -21,6 +21,11 @@ void RegisterTestEntries() {
                 {{"latency", K::kDuration, true, "", ""}, {"peers", K::kStringList, false, "", "host"}}, false},
                nullptr);
   cat.Register({"network.partition", "isolate", {{"peers", K::kStringList, false, "", "group"}}, true}, nullptr);
+  cat.Register({"command", "run commands",
+                {{"inject", K::kCommand, true, "", ""}, {"revert", K::kCommand, true, "", ""},
+                 {"removes_host", K::kBool, false, "", ""}},
+                false},
+               nullptr);
   auto& probes = ProbeRegistry::Global();
   probes.Register({"zk.leader", "the leader", {}, true}, nullptr);
   probes.Register({"zk.quorum", "quorum up", {}, false}, nullptr);
@@ -116,6 +121,13 @@ TEST_F(PlanTest, QuorumSafetyRule) {
   EXPECT_EQ(Check(three + "expects_quorum_loss: true\n"), "");
   // Actions that leave a host in its quorum (delay) do not count.
   EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: network.delay, target: {group: zookeeper}, latency: 100ms}\n"), "");
+  // A command fault counts when it says it takes its host out.
+  const std::string cmd =
+      "name: x\nfaults:\n  - {name: a, action: command, target: {group: zookeeper, pick: majority}, inject: a, revert: b";
+  EXPECT_EQ(Check(cmd + "}\n"), "");
+  EXPECT_EQ(Check(cmd + ", removes_host: true}\n"),
+            "d.yaml:3:5: fault 'a' can take down 3 of the 5 hosts of quorum group 'zookeeper' at once, a majority; add "
+            "'expects_quorum_loss: true' to the drill if losing the quorum is its point");
   // The same host twice is one host.
   EXPECT_EQ(Check("name: x\nfaults:\n"
                   "  - {name: a, action: process.kill, target: {hosts: [zk1, zk2]}, process: zookeeper}\n"
