@@ -142,8 +142,10 @@ bool OnPath(const std::string& prog) {
 }  // namespace
 
 Status RunCommand(const std::vector<std::string>& argv, CommandResult* result,
-                  std::chrono::milliseconds timeout) {
+                  std::chrono::milliseconds timeout, const std::string* input) {
   if (argv.empty()) return Status::Invalid("empty command");
+  int in_pipe[2] = {-1, -1};
+  if (input && pipe2(in_pipe, O_CLOEXEC) != 0) return Status::Unavailable(std::strerror(errno));
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return Status::Unavailable(std::strerror(errno));
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -156,7 +158,7 @@ Status RunCommand(const std::vector<std::string>& argv, CommandResult* result,
   if (pid < 0) return Status::Unavailable(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
+    dup2(input ? in_pipe[0] : devnull, 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     signal(SIGPIPE, SIG_DFL);
@@ -166,6 +168,18 @@ Status RunCommand(const std::vector<std::string>& argv, CommandResult* result,
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (input) {
+    // Rule batches are a few KiB, well inside a pipe's buffer: written before reading.
+    close(in_pipe[0]);
+    size_t done = 0;
+    while (done < input->size()) {
+      ssize_t n = write(in_pipe[1], input->data() + done, input->size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += n;
+    }
+    close(in_pipe[1]);
+  }
   result->out.clear();
   result->err.clear();
   long long deadline = MonotonicMs() + timeout.count();

@@ -21,8 +21,10 @@ struct CommandResult {
 
 // Runs argv (PATH lookup, no shell) with stdin from /dev/null, to completion or until
 // `timeout` passes (then the child is killed). Failing to start is kUnavailable.
+// `input`, when given, is written to the program's stdin instead.
 Status RunCommand(const std::vector<std::string>& argv, CommandResult* result,
-                  std::chrono::milliseconds timeout = std::chrono::milliseconds(30000));
+                  std::chrono::milliseconds timeout = std::chrono::milliseconds(30000),
+                  const std::string* input = nullptr);
 
 // Like RunCommand, but a non-zero exit is an error naming the command and its stderr.
 Status RunChecked(const std::vector<std::string>& argv, std::string* out = nullptr);
