@@ -465,8 +465,18 @@ class DrillRun {
     if (deadlines_decided && all_injected && !evals.empty()) phase_end_ms_ = std::min(phase_end_ms_, Now() - t0_);
     if (!awaited.empty()) {
       Await(awaited);
-    } else {
-      Await("holding faults until +" + Secs(phase_end_ms_).substr(1));
+      return false;
+    }
+    // Otherwise the next thing to happen is a revert (or an injection still to come).
+    const FaultState* next = nullptr;
+    double next_at = 0;
+    for (const auto& f : faults_) {
+      double at = !f.attempted ? f.at_ms : f.reverted ? -1 : f.until_ms.value_or(phase_end_ms_);
+      if (at >= 0 && (!next || at < next_at)) next = &f, next_at = at;
+    }
+    if (next) {
+      Await(next->attempted ? "holding " + next->step->name + " until " + Secs(next_at) + " of the fault phase"
+                            : "injecting " + next->step->name + " at " + Secs(next_at) + " of the fault phase");
     }
     return false;
   }
@@ -650,6 +660,8 @@ class DrillRun {
   }
 
   void Finish(const Status& status) {
+    // Reverts come before judging: a leftover must be known when the exit code is chosen.
+    RevertAll("the end of the run");
     drill_end_ms_ = Now();
     if (sampler_) {
       sampler_->Stop();
