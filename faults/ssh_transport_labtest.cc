@@ -437,5 +437,51 @@ TEST_F(SshTransportLabTest, InventoryHostThroughTheRegisteredKind) {
   EXPECT_EQ(res.stdout_data, "ok\n");
 }
 
+TEST_F(SshTransportLabTest, SshAgentWhenNoKeyFileIsNamed) {
+  // An agent of our own holding the client key; HOME points where no default key exists,
+  // so only the agent can have authenticated.
+  const std::string sock = Dir() + "/agent.sock";
+  pid_t agent = ::fork();
+  if (agent == 0) {
+    ::execlp("ssh-agent", "ssh-agent", "-D", "-a", sock.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  struct AgentGuard {
+    pid_t pid;
+    ~AgentGuard() {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } guard{agent};
+  for (int i = 0; i < 200 && !fs::exists(sock); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(Sh("SSH_AUTH_SOCK=" + sock + " ssh-add -q " + ClientKey() + " 2>/dev/null"), 0);
+  const char* old_sock = std::getenv("SSH_AUTH_SOCK");
+  const char* old_home = std::getenv("HOME");
+  std::string saved_sock = old_sock ? old_sock : "", saved_home = old_home ? old_home : "";
+  ::setenv("SSH_AUTH_SOCK", sock.c_str(), 1);
+  ::setenv("HOME", (Dir() + "/nohome").c_str(), 1);
+  SshTarget target = Target();
+  target.key_file.clear();
+  SshTransport t(target);
+  ExecResult res;
+  Status st = t.Exec({{"echo", "agent"}}, &res);
+  if (old_sock) ::setenv("SSH_AUTH_SOCK", saved_sock.c_str(), 1); else ::unsetenv("SSH_AUTH_SOCK");
+  if (old_home) ::setenv("HOME", saved_home.c_str(), 1); else ::unsetenv("HOME");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(res.stdout_data, "agent\n");
+
+  // Without the agent, the same target is refused and the message says what was tried.
+  ::unsetenv("SSH_AUTH_SOCK");
+  ::setenv("HOME", (Dir() + "/nohome").c_str(), 1);
+  target.password_env = "FLS_NO_SUCH_PASSWORD";
+  SshTransport t2(target);
+  st = t2.Connect();
+  if (old_sock) ::setenv("SSH_AUTH_SOCK", saved_sock.c_str(), 1);
+  if (old_home) ::setenv("HOME", saved_home.c_str(), 1); else ::unsetenv("HOME");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("ssh-agent and default keys, password from $FLS_NO_SUCH_PASSWORD (not set)"),
+            std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace faultline

@@ -707,8 +707,10 @@ Status LabUp(const LabConfig& config, UpResult* result) {
   std::map<std::string, std::string> modes;
   size_t zk_hosts = 0;
   for (const auto& h : j["hosts"]) zk_hosts += h["group"] == "zookeeper";
+  std::string warning;
   for (;;) {
-    int leaders = 0, followers = 0;
+    int leaders = 0, followers = 0, standalone = 0;
+    std::string dead;
     for (const auto& h : j["hosts"]) {
       if (h["group"] != "zookeeper") continue;
       std::string out;
@@ -716,12 +718,36 @@ Status LabUp(const LabConfig& config, UpResult* result) {
       if (FourLetterWord(h["ip"], kZkClientPort, "srvr", &out, std::chrono::milliseconds(500)).ok()) {
         mode = ZkModeFromSrvr(out);
         if (mode.empty()) mode = "not serving: " + out.substr(0, out.find('\n'));
+      } else {
+        // A server that exited will not come back by waiting: say so now, with its last words.
+        std::string reply;
+        const std::string hdir = h["dir"];
+        if (SupervisorRequest(hdir + "/supervisor.sock", "status zookeeper", &reply, std::chrono::milliseconds(1000)).ok() &&
+            ReplyExitCode(reply) == 3) {
+          std::string log = ReadFileOr(hdir + "/logs/zookeeper.log");
+          if (log.size() > 600) log = "..." + log.substr(log.size() - 600);
+          dead += "\n  " + h["name"].get<std::string>() + ": " + reply + "; " + hdir + "/logs/zookeeper.log ends:\n" + log;
+        }
       }
       modes[h["name"]] = mode;
-      leaders += mode == "leader" || mode == "standalone";
+      leaders += mode == "leader";
       followers += mode == "follower";
+      standalone += mode == "standalone";
+    }
+    if (!dead.empty()) {
+      return Status::Unavailable("the coordination server (" + config.coord + ") exited:" + dead +
+                                 "\nthe lab stays as it is until `faultline lab down`");
     }
     if (leaders == 1 && static_cast<size_t>(leaders + followers) == zk_hosts) break;
+    if (static_cast<size_t>(standalone) == zk_hosts && (zk_hosts == 1 || config.coord == "quorumd")) {
+      // quorumd without ensemble support serves each host on its own: usable for
+      // single-server work, but no quorum drill means anything on it.
+      if (zk_hosts > 1) {
+        warning = "warning: every quorumd runs standalone (" + std::to_string(zk_hosts) +
+                  " independent servers, no ensemble): quorum drills are meaningless on this lab";
+      }
+      break;
+    }
     if (Clock::now() > deadline) {
       std::string seen;
       for (const auto& [h, m] : modes) seen += " " + h + ": " + m + ";";
@@ -743,6 +769,7 @@ Status LabUp(const LabConfig& config, UpResult* result) {
     << topo.subnet << "), " << config.coord << " ensemble:";
   for (const auto& [h, m] : modes) s << " " << h << "=" << m;
   s << "\ninventory: " << inventory;
+  if (!warning.empty()) s << "\n" << warning;
   if (!skipped.empty()) {
     s << "\nnot built yet, so not started:";
     for (const auto& p : skipped) s << " " << p;

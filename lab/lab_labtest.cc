@@ -351,5 +351,33 @@ TEST_F(LabTest, DrillClusterServicesRunAndAnswerThroughTheInventory) {
   ExpectNothingLeft(before_, pids, state_dir_);
 }
 
+TEST_F(LabTest, QuorumdBackend) {
+  config_.coord = "quorumd";
+  UpResult up;
+  Status st = LabUp(config_, &up);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Inventory inv;
+  ASSERT_TRUE(LoadInventory(LabInventoryPath(state_dir_), &inv).ok());
+  auto modes = Modes(inv);
+  int leaders = 0, followers = 0, standalone = 0;
+  for (const auto& [h, m] : modes) {
+    leaders += m == "leader";
+    followers += m == "follower";
+    standalone += m == "standalone";
+  }
+  // An ensemble once quorumd has one; until then three standalone servers, said loudly.
+  if (standalone == 3) {
+    EXPECT_NE(up.summary.find("standalone"), std::string::npos) << up.summary;
+  } else {
+    EXPECT_EQ(leaders, 1);
+    EXPECT_EQ(followers, 2);
+  }
+  EXPECT_NE(ReadFileOr(state_dir_ + "/hosts/zk1/conf/zoo.cfg").find("server.3="), std::string::npos);
+  const auto pids = RecordedPids(state_dir_);
+  std::string summary;
+  ASSERT_TRUE(LabDown(state_dir_, &summary).ok());
+  ExpectNothingLeft(before_, pids, state_dir_);
+}
+
 }  // namespace
 }  // namespace faultline::lab
