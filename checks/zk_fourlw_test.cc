@@ -106,12 +106,14 @@ class ZkProbesTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { RegisterZkProbes(); }
 
-  void SetUp() override {
+  // Each test uses its own ports: ctest may run the cases of this binary in parallel.
+  void UsePorts(int base) {
+    inv_ = Inventory();
     for (int i = 0; i < 3; ++i) {
       std::string name = "zk" + std::to_string(i + 1);
       InventoryHost& h = inv_.hosts[name];
       h.name = name;
-      h.vars = {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", 22230 + i}};
+      h.vars = {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", base + i}};
       h.groups = {"zookeeper", "all"};
       inv_.groups["zookeeper"].hosts.push_back(name);
     }
@@ -141,6 +143,7 @@ class ZkProbesTest : public ::testing::Test {
 };
 
 TEST_F(ZkProbesTest, LeaderFollowerAndADeadServer) {
+  UsePorts(22230);
   FakeServer follower(22230, {{"srvr", Fixture("follower-node1-srvr.txt")},
                               {"mntr", Fixture("follower-node1-mntr.txt")},
                               {"ruok", Fixture("follower-node1-ruok.txt")}});
@@ -167,8 +170,9 @@ TEST_F(ZkProbesTest, LeaderFollowerAndADeadServer) {
 }
 
 TEST_F(ZkProbesTest, NoLeaderMeansNoQuorum) {
-  FakeServer a(22230, {{"srvr", "This ZooKeeper instance is not currently serving requests\n"}});
-  FakeServer b(22231, {{"srvr", "This ZooKeeper instance is not currently serving requests\n"}});
+  UsePorts(22233);
+  FakeServer a(22233, {{"srvr", "This ZooKeeper instance is not currently serving requests\n"}});
+  FakeServer b(22234, {{"srvr", "This ZooKeeper instance is not currently serving requests\n"}});
   Observation o = Sample("zk.leader");
   EXPECT_TRUE(o.value.is_null());
   EXPECT_EQ(o.roles["zk1"], "not_serving");
@@ -178,6 +182,7 @@ TEST_F(ZkProbesTest, NoLeaderMeansNoQuorum) {
 }
 
 TEST_F(ZkProbesTest, BadParametersNameTheDrillLine) {
+  UsePorts(22236);
   ProbeSpec spec;
   spec.name = "zk.mode";
   spec.params = {{"hots", "zk1"}};
