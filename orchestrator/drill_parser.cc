@@ -152,6 +152,9 @@ Status DrillParser::Parse(const std::string& text, Drill* out) {
   top.line = 1;
   top.column = 1;
   out->mark = top;
+  if (auto bad = FirstInvalidUtf8(text, file_)) {
+    return Status::Invalid(bad->ToString() + ": expected UTF-8 text, found a byte that is not");
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);

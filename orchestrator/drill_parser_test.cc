@@ -371,6 +371,10 @@ expect:
             "at_least, changed, name, within, always, never, for, during, after");
 }
 
+TEST_F(DrillParserTest, InvalidUtf8IsRefusedWithItsPlace) {
+  EXPECT_EQ(Error("name: x\ntitle: caf\xe9\n"), "t.yaml:2:11: expected UTF-8 text, found a byte that is not");
+}
+
 TEST_F(DrillParserTest, ReadsFilesAndNamesMissingOnes) {
   Drill d;
   Status st = ParseDrillFile("/nonexistent/drill.yaml", &d);

@@ -226,9 +226,9 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   }
   if (key == "faultline_netns" || key == "faultline_name" || key == "hdfs_nameservice" ||
       key == "yarn_cluster_id" || key == "hbase_znode_parent" || key == "faultline_agent_path") {
-    if (v->is_number()) *v = v->dump();
+    if (v->is_number()) *v = SafeDump(*v);
     if (v->is_null()) return "";
-    if (!v->is_string()) return key + ": expected a string, got " + v->dump();
+    if (!v->is_string()) return key + ": expected a string, got " + SafeDump(*v);
     const std::string s = v->get<std::string>();
     // An empty value means "not set" (generated inventories write every key).
     if (s.empty()) return "";
@@ -239,7 +239,7 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   }
   if (key == "faultline_quorum" || key == "faultline_production") {
     bool b = false;
-    if (!ToBool(*v, &b)) return key + ": expected true or false, got " + v->dump();
+    if (!ToBool(*v, &b)) return key + ": expected true or false, got " + SafeDump(*v);
     *v = b;
     return "";
   }
@@ -248,7 +248,7 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
     if (v->is_number_integer()) port = v->get<long long>();
     else if (v->is_string() && AllDigits(v->get<std::string>()) && v->get<std::string>().size() < 7)
       port = std::stoll(v->get<std::string>());
-    if (port < 1 || port > 65535) return key + ": expected a TCP port (1-65535), got " + v->dump();
+    if (port < 1 || port > 65535) return key + ": expected a TCP port (1-65535), got " + SafeDump(*v);
     *v = static_cast<int>(port);
     return "";
   }
@@ -326,14 +326,14 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
     // The agent driver also takes a bare number of seconds.
     if (v->is_number() && v->get<double>() > 0) return "";
     if (!v->is_string() || !ParseDuration(v->get<std::string>(), &why)) {
-      return key + ": " + (why.empty() ? "expected a duration such as 10s, got " + v->dump() : why);
+      return key + ": " + (why.empty() ? "expected a duration such as 10s, got " + SafeDump(*v) : why);
     }
     return "";
   }
   if (key == "faultline_agent_state_dir" || key == "faultline_ssh_known_hosts" || key == "faultline_log_dir" ||
       key == "faultline_data_dir" || key == "faultline_lab_state" || key == "faultline_jump_host" ||
       key == "faultline_ssh_password_env" || key == "faultline_coord") {
-    if (!v->is_string()) return key + ": expected a string, got " + v->dump();
+    if (!v->is_string()) return key + ": expected a string, got " + SafeDump(*v);
     return "";
   }
   if (key == "faultline_logs") {
@@ -899,6 +899,9 @@ bool LooksLikeYaml(const std::string& text, const std::string& file) {
 Status LoadInventoryText(const std::string& text, const std::string& file_name, Inventory* out) {
   Builder b(file_name);
   out->path = file_name;
+  if (auto bad = FirstInvalidUtf8(text, file_name)) {
+    return Status::Invalid(bad->ToString() + ": expected UTF-8 text, found a byte that is not");
+  }
   if (LooksLikeYaml(text, file_name)) {
     YAML::Node root;
     try {

@@ -329,6 +329,15 @@ TEST(InventoryErrors, SeveralErrorsAreAllReported) {
             "i.ini:5:18: faultline_quorum: expected true or false, got \"perhaps\"");
 }
 
+TEST(InventoryErrors, InvalidUtf8IsRefusedWithItsPlace) {
+  // Found by inventory_fuzz: such bytes used to reach a JSON dump and abort.
+  EXPECT_EQ(Error("[zk]\nzk1\n[zk:vars]\nfaultline_quorum=tr\xc6\x00ue\n", "i.ini"),
+            "i.ini:4:20: expected UTF-8 text, found a byte that is not");
+  EXPECT_EQ(Error("all:\n  hosts: {\xff: }\n", "i.yml"), "i.yml:2:11: expected UTF-8 text, found a byte that is not");
+  Inventory inv = Load("[zk]\nzk1 label=\"z\xc3\xbcrich \xe2\x9c\x93\"\n", "i.ini");
+  EXPECT_EQ(inv.FindHost("zk1")->vars["label"], json("z\u00fcrich \u2713"));
+}
+
 TEST(InventoryErrors, HugeRangesAreRefused) {
   EXPECT_EQ(Error("[zk]\nzk[0:99999999]\n", "i.ini"),
             "i.ini:2:1: range '[0:99999999]' in host name 'zk[0:99999999]' names more than 10000 hosts");

@@ -104,7 +104,7 @@ nlohmann::json YamlToJson(const YAML::Node& node, YamlTyping typing) {
     case YAML::NodeType::Map: {
       nlohmann::json obj = nlohmann::json::object();
       for (const auto& kv : node) {
-        std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YamlToJson(kv.first, typing).dump();
+        std::string key = kv.first.IsScalar() ? kv.first.Scalar() : SafeDump(YamlToJson(kv.first, typing));
         obj[key] = YamlToJson(kv.second, typing);
       }
       return obj;
@@ -182,6 +182,46 @@ std::string UnknownNameMessage(const std::string& what, const std::string& word,
   if (!near.empty()) return msg + "; did you mean '" + near + "'?";
   if (candidates.empty()) return msg;
   return msg + "; expected one of: " + JoinNames(candidates);
+}
+
+std::optional<SourceMark> FirstInvalidUtf8(const std::string& text, const std::string& file) {
+  int line = 1, col = 1;
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && len == 2) ok = c >= 0xC2;  // no overlong forms
+    if (ok && len == 3) {
+      unsigned char c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogates
+    }
+    if (ok && len == 4) {
+      unsigned char c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (!ok) {
+      SourceMark m;
+      m.file = file;
+      m.line = line;
+      m.column = col;
+      return m;
+    }
+    if (c == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+    i += len;
+  }
+  return std::nullopt;
+}
+
+std::string SafeDump(const nlohmann::json& v) {
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace faultline

@@ -3,6 +3,7 @@
 // "did you mean" suggestion for unknown keys.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,13 @@ std::string NearestName(const std::string& word, const std::vector<std::string>&
 std::string UnknownNameMessage(const std::string& what, const std::string& word,
                                const std::string& where,
                                const std::vector<std::string>& candidates);
+
+// The mark of the first byte that is not valid UTF-8, or nullopt when the text is clean.
+// Drills and inventories are refused with it: every value later lands in JSON journals.
+std::optional<SourceMark> FirstInvalidUtf8(const std::string& text, const std::string& file);
+
+// JSON text that never throws, whatever bytes a string holds.
+std::string SafeDump(const nlohmann::json& v);
 
 // "a, b, c"
 std::string JoinNames(const std::vector<std::string>& names, const std::string& sep = ", ");

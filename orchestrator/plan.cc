@@ -27,7 +27,7 @@ std::string ValueText(const nlohmann::json& v) {
     for (const auto& e : v) parts.push_back(ValueText(e));
     return "[" + JoinNames(parts, " ") + "]";
   }
-  return v.dump();
+  return SafeDump(v);
 }
 
 std::string ParamsText(const nlohmann::json& params) {
