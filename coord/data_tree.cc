@@ -124,6 +124,8 @@ std::vector<std::string> DataTree::EmptyContainers() const {
 }
 
 int32_t DataTree::InternAcl(const std::vector<Acl>& acl) {
+  // Nearly every node carries the same few ACLs: check the open one before encoding a key.
+  if (acl == acls_[0]) return 0;
   std::string key = EncodeAcl(acl);
   auto it = acl_index_.find(key);
   if (it != acl_index_.end()) return it->second;
@@ -466,13 +468,16 @@ ApplyResult DataTree::Apply(const Txn& txn) {
 
 // Snapshot layout (jute): magic "QSNP", version:int, last_zxid:long,
 // sessions: count, (id:long timeout:int)*; acls: count, acl-list*;
-// nodes: count, (path data acl:int stat)* with every parent before its children.
+// nodes: count, (path data acl:int stat)* in no particular order (children are relinked
+// on load, so writing needs no tree walk).
 std::string DataTree::Serialize() const {
+  size_t estimate = 64;
+  for (const auto& [path, node] : nodes_) estimate += path.size() + node.data.size() + 88;
   std::string out;
-  out.reserve(nodes_.size() * 96);
+  out.reserve(estimate);
   JuteWriter w(&out);
   w.Raw("QSNP");
-  w.Int(1);
+  w.Int(2);
   w.Long(last_zxid_);
   w.Int(static_cast<int32_t>(sessions_.size()));
   for (const auto& [id, timeout] : sessions_) {
@@ -482,18 +487,11 @@ std::string DataTree::Serialize() const {
   w.Int(static_cast<int32_t>(acls_.size()));
   for (const auto& acl : acls_) WriteAcls(w, acl);
   w.Int(static_cast<int32_t>(nodes_.size()));
-  std::vector<std::string> stack = {"/"};
-  while (!stack.empty()) {
-    std::string path = std::move(stack.back());
-    stack.pop_back();
-    const Node& node = nodes_.at(path);
+  for (const auto& [path, node] : nodes_) {
     w.String(path);
     w.Buffer(node.data);
     w.Int(node.acl);
     WriteStat(w, node.stat);
-    for (const auto& child : node.children) {
-      stack.push_back(path == "/" ? "/" + child : path + "/" + child);
-    }
   }
   return out;
 }
@@ -501,7 +499,7 @@ std::string DataTree::Serialize() const {
 bool DataTree::Deserialize(std::string_view bytes) {
   if (bytes.substr(0, 4) != "QSNP") return false;
   JuteReader r(bytes.substr(4));
-  if (r.Int() != 1) return false;
+  if (r.Int() != 2) return false;
   DataTree fresh;
   fresh.nodes_.clear();
   fresh.acls_.clear();
@@ -527,13 +525,25 @@ bool DataTree::Deserialize(std::string_view bytes) {
     node.acl = r.Int();
     node.stat = ReadStat(r);
     if (!r.ok()) break;
-    if (node.acl < 0 || static_cast<size_t>(node.acl) >= fresh.acls_.size()) return false;
-    if (path != "/" && (!ValidPath(path) || fresh.nodes_.count(std::string(Parent(path))) == 0)) return false;
-    if (i == 0 && path != "/") return false;
-    node.stat.num_children = 0;  // recounted as the children are added
-    fresh.AddNode(path, std::move(node));
+    if (node.acl < 0 || static_cast<size_t>(node.acl) >= fresh.acls_.size() || !ValidPath(path)) return false;
+    node.stat.num_children = 0;  // recounted as the children are linked
+    if (!fresh.nodes_.emplace(std::move(path), std::move(node)).second) return false;
   }
   if (!r.ok() || r.remaining() != 0 || fresh.nodes_.count("/") == 0) return false;
+  // Link every node to its parent; a node whose parent is missing means a damaged snapshot.
+  for (auto& [path, node] : fresh.nodes_) {
+    int64_t owner = node.stat.ephemeral_owner;
+    if (owner == kContainerOwner) {
+      fresh.containers_.insert(path);
+    } else if (owner != 0) {
+      fresh.ephemerals_[owner].insert(path);
+    }
+    if (path == "/") continue;
+    auto parent = fresh.nodes_.find(std::string(Parent(path)));
+    if (parent == fresh.nodes_.end()) return false;
+    parent->second.children.insert(std::string(BaseName(path)));
+    parent->second.stat.num_children++;
+  }
   *this = std::move(fresh);
   return true;
 }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -147,13 +148,19 @@ Status Server::Start() {
 
   log_ = std::make_unique<TxnLogWriter>(log_dir_, config_.prealloc_bytes, config_.force_sync);
   FAULTLINE_RETURN_IF_ERROR(log_->Open(tree_.last_zxid() + 1));
-  if (recovery_.snapshot_zxid < 0 || recovery_.replayed > 0 || recovery_.log_cut) {
+  // A snapshot at start-up only when there is none yet or the log was cut; otherwise the
+  // replayed transactions count toward the next background snapshot, so a large tree does
+  // not hold up serving.
+  txns_since_snapshot_ = recovery_.replayed;
+  if (recovery_.snapshot_zxid < 0 || recovery_.log_cut) {
     std::string path = fmt::format("{}/snapshot.{:x}", log_dir_, tree_.last_zxid());
     Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}", Hex(tree_.last_zxid()), path);
     Status st = WriteSnapshot(log_dir_, tree_.last_zxid(), tree_.Serialize());
     if (!st.ok()) return st.Annotate("startup snapshot");
     PurgeOldFiles(log_dir_, config_.snap_retain_count);
+    txns_since_snapshot_ = 0;
   }
+  malloc_trim(0);  // recovery's file buffers are gone; give their pages back
   std::mt19937 rng(static_cast<uint32_t>(WallMs()));
   snapshot_threshold_ = config_.snap_count / 2 + static_cast<int64_t>(rng() % static_cast<uint32_t>(config_.snap_count / 2 + 1));
 
@@ -1089,7 +1096,7 @@ void Server::MaybeSnapshot() {
   snapshot_running_ = true;
   std::string dir = log_dir_;
   int retain = config_.snap_retain_count;
-  snapshot_thread_ = std::thread([this, dir, zxid, retain, payload = std::move(payload)] {
+  snapshot_thread_ = std::thread([this, dir, zxid, retain, payload = std::move(payload)]() mutable {
     pthread_setname_np(pthread_self(), "Snapshot Thread");
     Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}/snapshot.{:x}", Hex(zxid), dir, zxid);
     auto t0 = std::chrono::steady_clock::now();
@@ -1102,6 +1109,8 @@ void Server::MaybeSnapshot() {
       Log(LogLevel::kError, "SyncRequestProcessor@0",
           "Unable to take a snapshot at {}: {}; the previous snapshot and the logs are kept", Hex(zxid), s.message());
     }
+    std::string().swap(payload);
+    malloc_trim(0);
     snapshot_running_ = false;
   });
 }

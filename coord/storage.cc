@@ -77,8 +77,32 @@ int64_t NowMicros() {
 
 }  // namespace
 
+#if defined(__x86_64__)
+// The SSE4.2 instruction computes the same CRC-32C eight bytes at a time; recovery and
+// snapshots checksum tens of megabytes, where the table loop would dominate start-up.
+__attribute__((target("sse4.2"))) static uint32_t Crc32cHardware(std::string_view data, uint32_t crc) {
+  const char* p = data.data();
+  size_t n = data.size();
+  uint64_t c = crc;
+  while (n >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n--) c32 = __builtin_ia32_crc32qi(c32, static_cast<unsigned char>(*p++));
+  return c32;
+}
+#endif
+
 uint32_t Crc32c(std::string_view data, uint32_t crc) {
   crc = ~crc;
+#if defined(__x86_64__)
+  static const bool kHardware = __builtin_cpu_supports("sse4.2");
+  if (kHardware) return ~Crc32cHardware(data, crc);
+#endif
   for (unsigned char c : data) crc = kCrcTable[(crc ^ c) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
