@@ -273,6 +273,16 @@ class DrillRun {
       }
       faults_.push_back(std::move(f));
     }
+    // A log probe counting "since" a fault must name one of this drill's faults.
+    auto check_since = [&](const ProbeSpec& spec) -> Status {
+      if (spec.name != "log" || !spec.params.contains("since") || !spec.params["since"].is_string()) return Status::Ok();
+      const std::string since = spec.params["since"].get<std::string>();
+      if (since == "run" || FindFault(since)) return Status::Ok();
+      return Status::Invalid(spec.mark.ToString() + ": probe log: 'since' is '" + since +
+                             "'; expected run or the name of one of this drill's faults");
+    };
+    for (const auto& c : drill_.steady_state) FAULTLINE_RETURN_IF_ERROR(check_since(c.probe));
+    for (const auto& e : drill_.expect) FAULTLINE_RETURN_IF_ERROR(check_since(e.probe));
     std::stable_sort(faults_.begin(), faults_.end(),
                      [](const FaultState& a, const FaultState& b) { return a.at_ms < b.at_ms; });
     if (!faults_.empty()) first_fault_ = faults_.front().step->name;
