@@ -85,6 +85,7 @@ std::string EncodeMessage(const Message& m) {
   w.U8(static_cast<uint8_t>(m.vote.state));
   w.U64(m.conn);
   w.U64(m.seq);
+  w.U32(m.leader_epoch);
   w.U32(m.epoch);
   w.U64(m.accepted_leader);
   w.U64(m.zxid);
@@ -111,7 +112,7 @@ Status DecodeMessage(std::string_view bytes, Message* out) {
        r.U64(&m.vote.leader, "vote.leader") && r.U64(&m.vote.zxid, "vote.zxid") &&
        r.U64(&m.vote.round, "vote.round") && r.U32(&m.vote.peer_epoch, "vote.peerEpoch") &&
        r.U8(&state, "vote.state") && r.U64(&m.conn, "conn") && r.U64(&m.seq, "seq") &&
-       r.U32(&m.epoch, "epoch") && r.U64(&m.accepted_leader, "acceptedLeader") && r.U64(&m.zxid, "zxid") &&
+       r.U32(&m.leader_epoch, "leaderEpoch") && r.U32(&m.epoch, "epoch") && r.U64(&m.accepted_leader, "acceptedLeader") && r.U64(&m.zxid, "zxid") &&
        r.U64(&m.commit, "commit") && r.U64(&m.txn.zxid, "txn.zxid") && r.U8(&kind, "txn.kind") &&
        r.U64(&m.txn.session, "txn.session") && r.Bytes(&m.txn.payload, "txn.payload") &&
        r.U64(&m.snapshot.zxid, "snapshot.zxid") && r.Bytes(&m.snapshot.data, "snapshot.data");

@@ -40,6 +40,7 @@ void Peer::StartLeading() {
 void Peer::SendToLearner(LearnerHandle& handle, Message msg) {
   msg.to = handle.sid;
   msg.conn = handle.conn;
+  msg.leader_epoch = epoch_;
   msg.seq = ++handle.out_seq;
   Send(std::move(msg));
 }
@@ -84,7 +85,8 @@ void Peer::LeaderStep(const Message& msg) {
   }
 
   auto it = learners_.find(msg.from);
-  if (it == learners_.end() || it->second.conn != msg.conn) return;
+  // Same connection and the same life of this leadership: anything else is stale.
+  if (it == learners_.end() || it->second.conn != msg.conn || msg.leader_epoch != epoch_) return;
   LearnerHandle& h = it->second;
   h.last_heard = now_;
   switch (msg.type) {

@@ -34,6 +34,7 @@ void Peer::SendToLeader(Message msg, bool after_persist) {
   msg.to = leader_;
   msg.conn = conn_;
   msg.seq = ++out_seq_;
+  msg.leader_epoch = leader_epoch_;
   if (after_persist) {
     SendAfterPersist(std::move(msg));
   } else {
@@ -56,6 +57,15 @@ void Peer::LearnerFail(const std::string& why) {
 
 void Peer::LearnerStep(const Message& msg) {
   if (msg.from != leader_ || msg.conn != conn_) return;
+  if (leader_epoch_ == 0) {
+    // Until LEADERINFO names the leadership this stream belongs to, nothing else can be
+    // trusted to be part of it: a leader that stepped down and won again reuses our
+    // connection, and packets of its earlier life may still be on the way.
+    if (msg.type != MsgType::kLeaderInfo || msg.seq != 1) return;
+  } else if (msg.leader_epoch != leader_epoch_) {
+    if (msg.leader_epoch > leader_epoch_) Reconnect("the leader started over in epoch 0x" + Hex(msg.leader_epoch));
+    return;
+  }
   last_heard_ = now_;
   if (msg.seq < next_in_seq_) return;  // a repeat
   if (msg.seq > next_in_seq_) {

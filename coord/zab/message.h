@@ -62,6 +62,10 @@ struct Message {
 
   uint64_t conn = 0;  // learner connection this message belongs to
   uint64_t seq = 0;   // position in that connection's stream, from 1, per direction
+  // The epoch of the leadership a learner-protocol message belongs to (0 before LEADERINFO).
+  // A leader that steps down and wins again reuses its learners' connections; this keeps the
+  // two lives' streams apart.
+  uint32_t leader_epoch = 0;
   uint32_t epoch = 0;
   ServerId accepted_leader = 0;
   Zxid zxid = 0;

@@ -194,7 +194,8 @@ class Simulation {
         Trace("lost (partition) " + msg.ToString());
         continue;
       }
-      Trace("deliver " + msg.ToString());
+      Trace("deliver " + msg.ToString() +
+            (msg.conn ? " (conn " + zab::Hex(msg.conn) + " seq " + std::to_string(msg.seq) + ")" : ""));
       to.peer().Step(msg);
     }
   }
