@@ -227,6 +227,33 @@ TEST(InventoryFile, ReadsFromDiskAndNamesMissingFile) {
   EXPECT_EQ(st.message(), dir + "/missing.ini: cannot read the inventory file");
 }
 
+// The commented examples in inventories/ describe one cluster in both formats: they must
+// load, and to the same hosts, groups and merged variables.
+TEST(InventoryExamples, IniAndYamlAgree) {
+  const std::filesystem::path root = std::filesystem::path(__FILE__).parent_path().parent_path();
+  Inventory ini, yml;
+  Status a = LoadInventory((root / "inventories/production.ini").string(), &ini);
+  Status b = LoadInventory((root / "inventories/production.yml").string(), &yml);
+  ASSERT_TRUE(a.ok()) << a.message();
+  ASSERT_TRUE(b.ok()) << b.message();
+  ASSERT_EQ(ini.hosts.size(), 16u);
+  ASSERT_EQ(ini.hosts.size(), yml.hosts.size());
+  for (const auto& [name, h] : ini.hosts) {
+    const InventoryHost* other = yml.FindHost(name);
+    ASSERT_NE(other, nullptr) << name;
+    EXPECT_EQ(h.vars, other->vars) << name;
+    EXPECT_EQ(h.groups, other->groups) << name;
+  }
+  for (const auto& [name, g] : ini.groups) {
+    ASSERT_NE(yml.FindGroup(name), nullptr) << name;
+    EXPECT_EQ(g.hosts, yml.FindGroup(name)->hosts) << name;
+  }
+  EXPECT_EQ(ini.name(), "prod-east");
+  EXPECT_TRUE(ini.production());
+  EXPECT_EQ(ini.FindHost("nn2.prod.example.com")->port(), 2222);
+  EXPECT_EQ(ini.FindHost("rs03.prod.example.com")->vars["faultline_processes"]["regionserver"]["match"], json("proc_regionserver"));
+}
+
 struct BadInventory {
   const char* what;
   std::string text;
