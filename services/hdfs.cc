@@ -342,6 +342,8 @@ int RunHdfsClient(const Flags& f) {
   }
   std::string token = f.positional().back();
   std::string path = f.Get("path", "/tmp/.faultline-rw");
+  // Short per-NameNode timeouts, so a frozen NameNode does not hide the one that answers.
+  std::chrono::milliseconds timeout(f.GetInt("timeout-ms", 700));
   std::string errors;
   for (const auto& addr : f.All("nn")) {
     std::string h;
@@ -349,13 +351,12 @@ int RunHdfsClient(const Flags& f) {
     if (!SplitHostPort(addr, &h, &p)) continue;
     int status = 0;
     std::string out;
-    Status st = HttpCall(h, p, "PUT", "/webhdfs/v1" + path + "?op=CREATE", token, std::chrono::milliseconds(2000),
-                         &status, &out);
+    Status st = HttpCall(h, p, "PUT", "/webhdfs/v1" + path + "?op=CREATE", token, timeout, &status, &out);
     if (!st.ok() || status != 201) {
       errors += addr + ": " + (st.ok() ? out : st.message()) + "; ";
       continue;
     }
-    st = HttpCall(h, p, "GET", "/webhdfs/v1" + path + "?op=OPEN", "", std::chrono::milliseconds(2000), &status, &out);
+    st = HttpCall(h, p, "GET", "/webhdfs/v1" + path + "?op=OPEN", "", timeout, &status, &out);
     if (!st.ok() || status != 200) {
       errors += addr + ": read back: " + (st.ok() ? out : st.message()) + "; ";
       continue;

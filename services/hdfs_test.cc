@@ -3,8 +3,11 @@
 // quorum and see no failover happen while the connection loss is logged.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include "checks/hdfs_znodes.h"
 #include "checks/zk_role_probes.h"
+#include "services/common.h"
 #include "services/testing.h"
 
 namespace faultline {
@@ -140,10 +143,18 @@ TEST_F(HdfsTest, NoFailoverWithoutZooKeeperQuorum) {
   for (int i = 0; i < 2; ++i) c.StartZkfc(i);
   ASSERT_TRUE(WaitFor([&] { return c.ActiveCount() == 1; }, 30000)) << c.HaAdmin();
   int active = c.ActiveIndex();
+  Inventory inv = HdfsInventory(c.zk.Connect());
+  LocalContext ctx(inv);
+  EXPECT_EQ(SampleProbe(ctx, "zk.quorum").value, true);
+  EXPECT_TRUE(SampleProbe(ctx, "zk.leader").value.is_string());
+  EXPECT_EQ(SampleProbe(ctx, "zk.followers").value, 2);
 
   // Two of three servers go: the ensemble has no quorum.
   c.zk.Stop(0);
   c.zk.Stop(1);
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "zk.quorum").value == false; }, 10000));
+  EXPECT_TRUE(SampleProbe(ctx, "hdfs.active").unreachable);
+  EXPECT_EQ(SampleProbe(ctx, "zk.mode", {{"host", "zk3"}}).value, "not_serving");
   ASSERT_TRUE(WaitFor([&] {
     return Slurp(c.Log(0, "zkfc")).find("Session disconnected. Entering neutral mode...") != std::string::npos &&
            Slurp(c.Log(1, "zkfc")).find("Session disconnected. Entering neutral mode...") != std::string::npos;
@@ -163,6 +174,66 @@ TEST_F(HdfsTest, NoFailoverWithoutZooKeeperQuorum) {
   c.zk.Start(0);
   c.zk.Start(1);
   ASSERT_TRUE(WaitFor([&] { return c.ActiveIndex() == 1 - active; }, 60000)) << c.HaAdmin();
+}
+
+// A frozen host (NameNode and ZKFC both stopped) loses the election and is fenced. When the
+// NameNode resumes it must not serve as active: either the graceful fence that waited in
+// its socket backlog turns it standby, or its first edit meets the newer writer epoch.
+TEST_F(HdfsTest, FrozenActiveIsFencedWhenItResumes) {
+  HdfsCluster c;
+  ASSERT_TRUE(c.zk.WaitReady());
+  for (int i = 0; i < 2; ++i) c.StartNn(i);
+  for (int i = 0; i < 2; ++i) c.StartZkfc(i);
+  ASSERT_TRUE(WaitFor([&] { return c.ActiveCount() == 1; }, 30000)) << c.HaAdmin();
+  int old = c.ActiveIndex();
+  Inventory inv = HdfsInventory(c.zk.Connect());
+  LocalContext ctx(inv);
+  c.zkfc[old]->Signal(SIGSTOP);
+  c.nn[old]->Signal(SIGSTOP);
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "hdfs.active").value == "nn" + std::to_string(2 - old); }, 30000));
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "hdfs.rw").value == true; }, 10000));
+  c.nn[old]->Signal(SIGCONT);
+
+  ExecRequest req;
+  req.argv = {FL_SVC_PATH, "client", "hdfs", "--nn", "127.0.0.1:" + std::to_string(c.NnPort(old)), "stale-write"};
+  ExecResult res;
+  testing::LocalTransport("nn").Exec(req, &res);
+  EXPECT_NE(res.exit_status, 0) << res.stdout_data;
+  ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "hdfs.active_count").value == 1; }, 10000)) << c.HaAdmin();
+  EXPECT_EQ(c.ActiveIndex(), 1 - old);
+  c.zkfc[old]->Signal(SIGCONT);
+}
+
+// The shared edits' writer epoch on its own: two NameNodes made active one after the other
+// (what a split brain looks like to the storage); the older one's next edit kills it.
+TEST_F(HdfsTest, WriterEpochKillsAStaleActive) {
+  HdfsCluster c;
+  for (int i = 0; i < 2; ++i) c.StartNn(i);
+  auto call = [&](int i, const std::string& method, const std::string& target, const std::string& body) {
+    int status = 0;
+    std::string out;
+    WaitFor([&] {
+      return svc::HttpCall("127.0.0.1", c.NnPort(i), method, target, body, std::chrono::milliseconds(1000), &status,
+                           &out).ok();
+    }, 10000);
+    return status;
+  };
+  EXPECT_EQ(call(0, "POST", "/transitionToActive", ""), 200);
+  EXPECT_EQ(call(0, "PUT", "/webhdfs/v1/a?op=CREATE", "one"), 201);
+  EXPECT_EQ(call(1, "PUT", "/webhdfs/v1/a?op=CREATE", "two"), 403);  // standby: StandbyException
+  EXPECT_EQ(call(1, "POST", "/transitionToActive", ""), 200);
+  EXPECT_EQ(call(1, "PUT", "/webhdfs/v1/b?op=CREATE", "two"), 201);
+  int st = 0;
+  std::string out;
+  svc::HttpCall("127.0.0.1", c.NnPort(0), "PUT", "/webhdfs/v1/c?op=CREATE", "stale", std::chrono::milliseconds(2000), &st, &out);
+  EXPECT_NE(st, 201);
+  int code = 0;
+  ASSERT_TRUE(WaitFor([&] { return c.nn[0]->Exited(&code); }, 10000));
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(Slurp(c.Log(0, "nn")).find("IPC's epoch 1 is less than the last promised epoch 2"), std::string::npos)
+      << Slurp(c.Log(0, "nn"));
+  EXPECT_TRUE(std::filesystem::exists(c.dir / "shared/data/%2Fb"));
+  EXPECT_FALSE(std::filesystem::exists(c.dir / "shared/data/%2Fc"));
 }
 
 TEST_F(HdfsTest, ResourceManagersFailOver) {
