@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -250,35 +251,68 @@ TEST_F(LabTest, UpReachEveryHostDrillAndTearDownLeavingNothing) {
   EXPECT_EQ(LabStatus(state_dir_, &status).code(), Status::Code::kNotFound);
 }
 
-TEST_F(LabTest, DownAfterUpKilledHalfwayLeavesNothing) {
+// Forks a `lab up` and SIGKILLs it as soon as `ready(state)` holds.
+void KillUpWhen(const LabConfig& config, const std::string& state_dir, const std::function<bool(const json&)>& ready) {
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     UpResult up;
-    Status st = LabUp(config_, &up);
+    Status st = LabUp(config, &up);
     ::_exit(st.ok() ? 0 : 1);
   }
-  // Kill it once it has started daemons in some hosts but (most likely) not all.
   bool killed = false;
-  for (int i = 0; i < 3000 && !killed; ++i) {
-    if (RecordedPids(state_dir_).size() >= 3) {
+  for (int i = 0; i < 6000 && !killed; ++i) {
+    json state;
+    try {
+      state = json::parse(ReadFileOr(state_dir + "/state.json", "{}"));
+    } catch (...) {
+    }
+    if (ready(state)) {
       ::kill(child, SIGKILL);
       killed = true;
     } else {
-      std::this_thread::sleep_for(5ms);
+      std::this_thread::sleep_for(2ms);
     }
   }
   int wstatus = 0;
   ::waitpid(child, &wstatus, 0);
-  ASSERT_TRUE(killed) << "lab up never started a daemon";
+  ASSERT_TRUE(killed) << "lab up never reached the point to be killed at";
   ASSERT_TRUE(WIFSIGNALED(wstatus));
-  auto state = json::parse(ReadFileOr(state_dir_ + "/state.json"));
+  auto state = json::parse(ReadFileOr(state_dir + "/state.json"));
   EXPECT_EQ(state["phase"], "building");
-  const auto pids = RecordedPids(state_dir_);
+}
 
+TEST_F(LabTest, DownAfterUpKilledHalfwayLeavesNothing) {
+  // Killed while it makes namespaces and mounts, before any daemon runs.
+  KillUpWhen(config_, state_dir_, [](const json& st) {
+    int made = 0;
+    for (const auto& h : st.value("hosts", json::array())) made += h.value("mounted", false);
+    return made >= 2;
+  });
   std::string summary;
   Status st = LabDown(state_dir_, &summary);
   ASSERT_TRUE(st.ok()) << st.ToString();
+  ExpectNothingLeft(before_, {}, state_dir_);
+
+  // Killed while it starts daemons in some hosts but not all.
+  KillUpWhen(config_, state_dir_, [](const json& st) { return st.value("processes", json::array()).size() >= 3; });
+  const auto pids = RecordedPids(state_dir_);
+  st = LabDown(state_dir_, &summary);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ExpectNothingLeft(before_, pids, state_dir_);
+}
+
+TEST_F(LabTest, UpAfterACrashedUpRemovesTheRemainsFirst) {
+  KillUpWhen(config_, state_dir_, [](const json& st) { return st.value("processes", json::array()).size() >= 2; });
+  const auto stale = RecordedPids(state_dir_);
+  UpResult up;
+  Status st = LabUp(config_, &up);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_FALSE(up.already_up);
+  for (pid_t pid : stale) EXPECT_FALSE(ProcessAlive(pid)) << "stale pid " << pid;
+  const auto pids = RecordedPids(state_dir_);
+  std::string summary;
+  ASSERT_TRUE(LabDown(state_dir_, &summary).ok());
   ExpectNothingLeft(before_, pids, state_dir_);
 }
 
