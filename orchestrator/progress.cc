@@ -75,6 +75,9 @@ void Progress::Event(const std::string& text) {
 void Progress::Awaiting(double elapsed_ms, const std::string& what) {
   std::lock_guard<std::mutex> lock(mu_);
   if (live_) {
+    // Ten redraws a second are plenty for a human and keep a recorded terminal small.
+    if (live_shown_ && elapsed_ms - last_live_ms_ < 100 && elapsed_ms >= last_live_ms_) return;
+    last_live_ms_ = elapsed_ms;
     std::string line = "[" + drill_ + "] " + phase_ + " " + Elapsed(elapsed_ms) + "  " + what;
     // Keep to one terminal line so \r can rewrite it.
     if (line.size() > 150) line = line.substr(0, 147) + "...";

@@ -37,6 +37,7 @@ class Progress {
   std::string drill_, phase_;
   bool live_shown_ = false;
   double last_plain_awaiting_ms_ = -1e18;
+  double last_live_ms_ = -1e18;
   std::string last_awaiting_;
 };
 
