@@ -353,8 +353,8 @@ void Server::OnReadable(Connection* c) {
   size_t off = 0;
   while (!c->dead && !c->close_after_flush) {
     if (c->in.size() - off < 4) break;
-    if (c->first_packet && IsFourLetterWord(std::string_view(c->in).substr(off, 4))) {
-      HandleFourLetter(c, c->in.substr(off, 4));
+    if (c->first_packet && IsFourLetterWord(std::string_view(c->in).substr(off, kFourLetterLength))) {
+      HandleFourLetter(c, c->in.substr(off, kFourLetterLength));
       c->in.clear();
       return;
     }
@@ -466,14 +466,10 @@ void Server::Reply(Connection* c, int32_t xid, int64_t zxid, int32_t err, std::s
   std::string bytes;
   JuteWriter w = BeginFrame(&bytes);
   w.Int(xid);
-  w.Int(0);  // high half of zxid, patched below to keep one code path
-  w.Int(0);
+  w.Long(zxid);
   w.Int(err);
   if (err == err::kOk || !body.empty()) w.Raw(body);
   FinishFrame(w);
-  JuteWriter patch(&bytes);
-  patch.PatchInt(8, static_cast<int32_t>(static_cast<uint64_t>(zxid) >> 32));
-  patch.PatchInt(12, static_cast<int32_t>(zxid));
   last_response_size_ = static_cast<int64_t>(bytes.size());
   min_response_size_ = min_response_size_ < 0 ? last_response_size_ : std::min(min_response_size_, last_response_size_);
   max_response_size_ = std::max(max_response_size_, last_response_size_);

@@ -54,7 +54,6 @@ class Server {
   void ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid);
 
  private:
-  friend class FourLetterWords;
   struct SessionState {
     int32_t timeout = 0;
     int64_t expire_at_ms = 0;
@@ -71,7 +70,7 @@ class Server {
   void HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r);
   bool HandleWrite(Connection* c, int32_t xid, int32_t type, std::string_view body);
   void HandleSetWatches(Connection* c, JuteReader& r, bool v2);
-  void HandleFourLetter(Connection* c, const std::string& word);
+  void HandleFourLetter(Connection* c, const std::string& word);  // four_letter.cc
   // Prep: turns a write request into a Txn body, or an error code for a kError txn.
   int32_t Prep(Connection* c, int32_t type, std::string_view body, std::string* txn_body);
   int32_t PrepCreate(Connection* c, CreateRequest* req);

@@ -225,10 +225,9 @@ Status TxnLogWriter::Open(int64_t first_zxid) {
   }
   FAULTLINE_RETURN_IF_ERROR(SyncDir(dir_));
   Log(LogLevel::kInfo, "FileTxnLog@0", "Creating new log file: log.{:x}", first_zxid);
-  {
+  if (old_fd >= 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (old_fd >= 0) retiring_.push_back(old_fd);
-    sync_fd_ = fd;
+    retiring_.push_back(old_fd);
   }
   cv_.notify_all();
   return Status::Ok();
@@ -276,21 +275,12 @@ Status TxnLogWriter::Append(const Txn& txn) {
 
 Status TxnLogWriter::Flush() {
   if (buffer_.empty()) return Status::Ok();
-  size_t off = pos_ - buffer_.size();
-  size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = pwrite(fd_, buffer_.data() + done, buffer_.size() - done, static_cast<off_t>(off + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Unavailable("write to the transaction log failed: " + ErrnoText(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  buffer_.clear();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Chunk{fd_, pos_ - buffer_.size(), std::move(buffer_)});
     written_zxid_ = buffered_zxid_;
   }
+  buffer_.clear();
   cv_.notify_all();
   return Status::Ok();
 }
@@ -308,40 +298,63 @@ void TxnLogWriter::DrainNotify() {
 
 void TxnLogWriter::SyncLoop() {
   for (;;) {
-    int fd;
     int64_t target;
+    std::vector<Chunk> chunks;
     std::vector<int> retiring;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || written_zxid_ > durable_zxid_.load() || !retiring_.empty(); });
-      if (stop_ && written_zxid_ <= durable_zxid_.load() && retiring_.empty()) break;
-      fd = sync_fd_;
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty() || !retiring_.empty(); });
+      if (stop_ && queue_.empty() && retiring_.empty()) break;
       target = written_zxid_;
+      chunks.swap(queue_);
       retiring.swap(retiring_);
     }
     int64_t start = NowMicros();
     bool ok = true;
-    for (int r : retiring) {
-      if (force_sync_ && fdatasync(r) != 0) ok = false;
-      close(r);
+    std::string what;
+    std::vector<int> touched;
+    for (const Chunk& c : chunks) {
+      size_t done = 0;
+      while (ok && done < c.bytes.size()) {
+        ssize_t n = pwrite(c.fd, c.bytes.data() + done, c.bytes.size() - done, static_cast<off_t>(c.offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          ok = false;
+          what = "write: " + ErrnoText(n < 0 ? errno : EIO);
+          break;
+        }
+        done += static_cast<size_t>(n);
+      }
+      if (std::find(touched.begin(), touched.end(), c.fd) == touched.end()) touched.push_back(c.fd);
     }
-    if (ok && force_sync_ && fd >= 0 && fdatasync(fd) != 0) ok = false;
+    for (int r : retiring) {
+      if (std::find(touched.begin(), touched.end(), r) == touched.end()) touched.push_back(r);
+    }
+    for (int fd : touched) {
+      if (ok && force_sync_ && fdatasync(fd) != 0) {
+        ok = false;
+        what = "fdatasync: " + ErrnoText(errno);
+      }
+    }
+    for (int r : retiring) close(r);
     if (!ok) {
-      // After a failed fsync the kernel may have dropped the dirty pages: nothing written
+      // After a failed write or fsync the kernel may have dropped the dirty pages: nothing
       // since the last good fsync can be trusted, so no more acknowledgements.
-      Log(LogLevel::kError, "SyncRequestProcessor@0", "Severe unrecoverable error, exiting: fdatasync failed: {}",
-          ErrnoText(errno));
+      Log(LogLevel::kError, "SyncRequestProcessor@0", "Severe unrecoverable error, exiting: transaction log {}", what);
       failed_ = true;
       uint64_t one = 1;
       (void)!write(event_fd_, &one, sizeof one);
       return;
     }
+    if (chunks.empty()) continue;
     int64_t took = NowMicros() - start;
     fsync_count_++;
     fsync_micros_ += took;
     if (took > fsync_micros_max_.load()) fsync_micros_max_ = took;
     if (took > 1000000) {
-      Log(LogLevel::kWarn, "FileTxnLog@0", "fsync-ing the write ahead log in SyncThread:0 took {}ms which will adversely effect operation latency.", took / 1000);
+      Log(LogLevel::kWarn, "FileTxnLog@0",
+          "fsync-ing the write ahead log in SyncThread:0 took {}ms which will adversely effect operation latency.",
+          took / 1000);
     }
     durable_zxid_.store(target, std::memory_order_release);
     uint64_t one = 1;

@@ -52,9 +52,10 @@ LogScan ScanLog(std::string_view bytes, int64_t expected_zxid, const std::functi
 // Encodes one log record (header included) for a Txn.
 std::string EncodeLogRecord(const Txn& txn);
 
-// Appends records to the current log file from the server thread and makes them durable
-// from its own sync thread: everything written before an fdatasync starts is covered by it,
-// so many clients' writes share one fsync (group commit).
+// Takes records from the server thread and makes them durable on its own sync thread,
+// which does all the writing and syncing: the server thread only buffers, so it never
+// waits behind an fsync, and everything queued while one fsync runs goes out with the
+// next one (group commit).
 class TxnLogWriter {
  public:
   TxnLogWriter(std::string dir, int64_t prealloc_bytes, bool force_sync);
@@ -66,8 +67,7 @@ class TxnLogWriter {
   Status Open(int64_t first_zxid);
   // Buffers one record. Fails, buffering nothing, when no room can be reserved on disk.
   Status Append(const Txn& txn);
-  // Writes what Append buffered and wakes the sync thread. An error here is fatal to
-  // durability (EIO after space was reserved) and the caller must stop.
+  // Hands what Append buffered to the sync thread. Write errors surface as failed().
   Status Flush();
   // Closes the current file (its fsync is still owed and done by the sync thread) and
   // opens log.<next_zxid>.
@@ -102,11 +102,16 @@ class TxnLogWriter {
   std::string buffer_;
   int64_t buffered_zxid_ = 0;
 
+  struct Chunk {
+    int fd;
+    size_t offset;
+    std::string bytes;
+  };
   std::mutex mu_;
   std::condition_variable cv_;
-  int sync_fd_ = -1;                 // GUARDED_BY(mu_)
+  std::vector<Chunk> queue_;         // GUARDED_BY(mu_): records to write, in order
   std::vector<int> retiring_;        // GUARDED_BY(mu_): rolled files still owed an fsync
-  int64_t written_zxid_ = 0;         // GUARDED_BY(mu_)
+  int64_t written_zxid_ = 0;         // GUARDED_BY(mu_): the last zxid in queue_
   bool stop_ = false;                // GUARDED_BY(mu_)
   std::atomic<int64_t> durable_zxid_{0};
   std::atomic<bool> failed_{false};
