@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
       options.crash_chance = 0.01;
     }
     options.lying_disk = lying_disk;
+    options.liveness_bound = 400 + 10 * options.max_fsync_delay;
     if (trace) std::cout << "# " << options.Describe() << "\n";
     auto result = RunSimulation(options, trace ? &std::cout : nullptr);
     acked += result.acked_writes;

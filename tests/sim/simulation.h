@@ -19,7 +19,9 @@ struct SimOptions {
   int64_t fault_ticks = 1500;   // faults happen in [0, fault_ticks)
   int64_t quiet_ticks = 700;    // then the network is clean and every server is up
   int64_t drain_ticks = 150;    // the last ticks take no new writes, so followers can catch up
-  int64_t liveness_bound = 400; // ticks after the faults stop by which a write must succeed
+  // Ticks after the faults stop by which a write must succeed: time for a follower to notice
+  // (syncLimit), an election with backed-off notifications, a sync, all slowed by the disk.
+  int64_t liveness_bound = 400;
 
   double loss = 0.02;
   double duplicate = 0.02;
