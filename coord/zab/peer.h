@@ -14,7 +14,8 @@
 //        hard_state; fsync. If rd.persist_id != 0, call peer.OnPersisted(rd.persist_id) once
 //        they are durable (may be later, from another batch: acknowledgements are in order).
 //     2. send rd.messages (any order, any time: none of them claims anything not yet durable)
-//     3. apply rd.commits in order; route rd.events to the log
+//     3. if rd.install_snapshot, replace the application state with it; then apply
+//        rd.commits in order; route rd.events to the log
 //   }
 //
 // Atomic SNAP: a Ready carrying install_snapshot also carries the log that follows it and the
