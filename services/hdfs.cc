@@ -217,17 +217,23 @@ int RunZkfc(const Flags& f) {
     std::string joined;
     for (const auto& a : fence_argv) joined += (joined.empty() ? "" : " ") + a;
     Log::Get().Info(kFence, "Trying method 1/1: org.apache.hadoop.ha.ShellCommandFencer(" + joined + ")");
+    // The ShellCommandFencer's environment: the target of the fence. Built before fork():
+    // the child of a threaded process may only exec.
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) env.push_back(*e);
+    env.push_back("target_host=" + old.hostname);
+    env.push_back("target_port=" + std::to_string(old.port));
+    env.push_back("target_nameserviceid=" + old.nameservice_id);
+    env.push_back("target_namenodeid=" + old.namenode_id);
+    std::vector<char*> envp, argv;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = fence_argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
-      // The ShellCommandFencer's environment: the target of the fence.
-      setenv("target_host", old.hostname.c_str(), 1);
-      setenv("target_port", std::to_string(old.port).c_str(), 1);
-      setenv("target_nameserviceid", old.nameservice_id.c_str(), 1);
-      setenv("target_namenodeid", old.namenode_id.c_str(), 1);
-      std::vector<char*> argv;
-      for (const auto& a : fence_argv) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
+      execvpe(argv[0], argv.data(), envp.data());
       std::_Exit(127);
     }
     int status = 0;

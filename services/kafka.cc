@@ -107,14 +107,24 @@ class Broker {
 
  private:
   void NewSession() {
-    session_ = std::make_unique<Session>(connect_, session_ms_, kZkClient);
-    session_->on_disconnected = [] { Log::Get().Info(kZkClient, "[ZooKeeperClient Kafka server] Connection loss; waiting until connected."); };
-    session_->on_connected = [] { Log::Get().Info(kZkClient, "[ZooKeeperClient Kafka server] Connected."); };
-    Status st = session_->Start(std::chrono::milliseconds(session_ms_));
+    auto next = std::make_shared<Session>(connect_, session_ms_, kZkClient);
+    {
+      std::lock_guard<std::mutex> lock(session_mu_);
+      session_ = next;
+    }
+    next->on_disconnected = [] { Log::Get().Info(kZkClient, "[ZooKeeperClient Kafka server] Connection loss; waiting until connected."); };
+    next->on_connected = [] { Log::Get().Info(kZkClient, "[ZooKeeperClient Kafka server] Connected."); };
+    Status st = next->Start(std::chrono::milliseconds(session_ms_));
     if (!st.ok()) Log::Get().Warn(kZkClient, st.message());
   }
 
+  // The main loop's session. HTTP threads take their own reference (CurrentSession), since
+  // the main loop replaces an expired session while requests may be in flight.
   ZkClient& zk() { return session_->zk(); }
+  std::shared_ptr<Session> CurrentSession() {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    return session_;
+  }
 
   void Register() {
     zk().EnsurePath("/brokers/ids");
@@ -387,14 +397,16 @@ class Broker {
       return HttpResponse::Json({{"brokerId", id_}, {"controller", controller_.load()}, {"partitions", parts}});
     }
     if (r.path == "/metadata") {
-      if (!session_ || !session_->connected()) return HttpResponse::Json({{"error", "not connected to ZooKeeper"}}, 503);
+      auto session = CurrentSession();
+      if (!session || !session->connected()) return HttpResponse::Json({{"error", "not connected to ZooKeeper"}}, 503);
+      ZkClient& zk = session->zk();
       nlohmann::json brokers = nlohmann::json::object(), parts = nlohmann::json::object();
       std::vector<std::string> ids;
-      zk().Children("/brokers/ids", &ids);
+      zk.Children("/brokers/ids", &ids);
       for (const auto& s : ids) {
         std::string data;
         KafkaBrokerInfo b;
-        if (zk().Get("/brokers/ids/" + s, &data) == ZkError::kOk && DecodeKafkaBroker(data, &b)) {
+        if (zk.Get("/brokers/ids/" + s, &data) == ZkError::kOk && DecodeKafkaBroker(data, &b)) {
           brokers[s] = b.host + ":" + std::to_string(b.port);
         }
       }
@@ -473,7 +485,9 @@ class Broker {
     std::vector<int> before = s.isr;
     s.isr.push_back(replica);
     std::sort(s.isr.begin(), s.isr.end());
-    if (zk().Set(KafkaPartitionStatePath(key.first, key.second), EncodeKafkaPartitionState(s), version) == ZkError::kOk) {
+    auto session = CurrentSession();
+    if (session && session->zk().Set(KafkaPartitionStatePath(key.first, key.second), EncodeKafkaPartitionState(s),
+                                     version) == ZkError::kOk) {
       Log::Get().Info(kPart, "[Partition " + key.first + "-" + std::to_string(key.second) + " broker=" +
                                  std::to_string(id_) + "] Expanding ISR from " + SetText(before) + " to " + SetText(s.isr));
       std::lock_guard<std::mutex> lock(mu_);
@@ -510,7 +524,8 @@ class Broker {
   int session_ms_;
   std::string prefix_;
   std::vector<TopicSpec> topics_;
-  std::unique_ptr<Session> session_;
+  std::mutex session_mu_;
+  std::shared_ptr<Session> session_;  // replaced only by the main loop, under session_mu_
   HttpServer http_;
   bool registered_ = false;
   bool register_error_logged_ = false;

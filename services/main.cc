@@ -49,10 +49,15 @@ int main(int argc, char** argv) {
       {"hmaster", RunHMaster},           {"regionserver", RunRegionServer},
       {"kafka", RunKafkaBroker},         {"client-hdfs", RunHdfsClient},
       {"client-hbase", RunHBaseClient},  {"client-kafka", RunKafkaClient}};
+  if (mode == "--help" || mode == "-h" || mode == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   auto it = kModes.find(mode);
   if (it == kModes.end()) {
-    std::fprintf(stderr, "%s%s", mode.empty() || mode == "--help" ? "" : ("fl-svc: unknown mode '" + mode + "'\n").c_str(), kUsage);
-    return mode == "--help" ? 0 : 2;
+    if (!mode.empty()) std::fprintf(stderr, "fl-svc: unknown mode '%s'\n", mode.c_str());
+    std::fputs(kUsage, stderr);
+    return 2;
   }
   Flags flags;
   std::string error;
