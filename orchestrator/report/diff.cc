@@ -15,6 +15,8 @@
 
 namespace faultline {
 
+using namespace report;  // the shared text helpers of format.h
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-namespace faultline {
+namespace faultline::report {
 
 namespace {
 
@@ -169,4 +169,4 @@ std::string FileSafeName(std::string_view name) {
   return out;
 }
 
-}  // namespace faultline
+}  // namespace faultline::report

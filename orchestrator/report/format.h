@@ -7,7 +7,7 @@
 
 #include "orchestrator/journal.h"
 
-namespace faultline {
+namespace faultline::report {
 
 // Replaces every byte sequence that is not well-formed UTF-8 with U+FFFD, so that probe
 // output and command errors (arbitrary bytes) can go into XML, HTML and JSON unharmed.
@@ -43,4 +43,4 @@ bool AllReverted(const Journal& journal);
 // A drill name usable as a file name: letters, digits, '-', '_' and '.' kept, others '_'.
 std::string FileSafeName(std::string_view name);
 
-}  // namespace faultline
+}  // namespace faultline::report

@@ -13,6 +13,8 @@
 
 namespace faultline {
 
+using namespace report;  // the shared text helpers of format.h
+
 namespace {
 
 namespace tc = timeline_colour;
@@ -389,10 +391,10 @@ std::string VerdictTableHtml(const Journal& j) {
     if (!v.mark.ToString().empty()) s += "<br><span class=\"dim\">" + E(v.mark.ToString()) + "</span>";
     s += "</td><td>" + E(v.expected) + "</td><td>" + E(v.observed) + "</td><td>" +
          (v.observed_ms ? E(FormatOffset(*v.observed_ms)) : std::string("—")) +
-         (v.deadline_ms ? " <span class=\"dim\">(deadline " + E(FormatOffset(*v.deadline_ms)) +
-                              ")</span>"
+         (v.deadline_ms ? "<br><span class=\"dim\">deadline " + E(FormatOffset(*v.deadline_ms)) +
+                              "</span>"
                         : std::string()) +
-         "</td><td>" + (v.recovery_ms ? E(FormatSpan(*v.recovery_ms)) : std::string("—")) +
+         "</td><td class=\"nowrap\">" + (v.recovery_ms ? E(FormatSpan(*v.recovery_ms)) : std::string("—")) +
          "</td><td class=\"verdict\">" + ResultName(v.result) + "</td></tr>\n";
     if (v.result != JournalVerdict::Result::kPass && !v.message.empty()) {
       s += "<tr class=\"" + std::string(ResultName(v.result)) +
@@ -513,6 +515,8 @@ std::string DrillSection(const Journal& j, size_t index) {
   return s + "</section>\n";
 }
 
+// The page's own reds and greens differ from the timeline's colours on purpose: the screenshot
+// test measures the timeline by its exact colours and must not find them elsewhere.
 constexpr const char* kStyle = R"css(
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 12px 18px; color: #222; background: #fff; }
 h1 { font-size: 20px; margin: 0 0 6px; }
@@ -532,18 +536,21 @@ tr.fail td { background: #fdf1f1; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 3px; color: #fff; font-size: 13px; }
 .badge.pass { background: #2e7d32; } .badge.fail { background: #c62828; }
 .badge.unknown, .badge.error { background: #6d6d6d; }
-.badge.leftover { background: #e0001b; font-size: 15px; padding: 3px 10px; }
-.leftovers { border: 3px solid #e0001b; background: #fff0f0; padding: 6px 12px; margin: 8px 0; font-size: 14px; }
+.badge.leftover { background: #b00020; font-size: 15px; padding: 3px 10px; }
+.leftovers { border: 3px solid #b00020; background: #fff0f0; padding: 6px 12px; margin: 8px 0; font-size: 14px; }
 .notes { border-left: 5px solid #e6b400; background: #fffbe6; padding: 4px 12px; margin: 8px 0; font-size: 13px; }
 .leftovers ul, .notes ul, .attachments ul { margin: 4px 0; padding-left: 20px; }
 .grid { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .picture { flex: 0 0 auto; }
 .table { flex: 1 1 420px; min-width: 380px; }
+table.verdicts { font-size: 12px; width: 100%; }
+table.verdicts td { overflow-wrap: anywhere; }
+table.verdicts td.verdict, table.verdicts td.nowrap { white-space: nowrap; overflow-wrap: normal; }
 svg.timeline text { font-size: 11px; fill: #333; }
 svg.timeline text.onbar { fill: #fff; font-size: 11px; }
 svg.timeline text.tick, svg.timeline text.phase { fill: #777; font-size: 10px; }
-svg.timeline text.loud { fill: #e0001b; font-weight: bold; }
-.legend { font-size: 12px; color: #444; margin: 2px 0 6px; max-width: 860px; }
+svg.timeline text.loud { fill: #b00020; font-weight: bold; }
+.legend { font-size: 12px; color: #444; margin: 2px 0 6px; max-width: 820px; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px; vertical-align: middle; }
 details { margin: 8px 0; } summary { cursor: pointer; font-weight: 600; font-size: 14px; }
 )css";

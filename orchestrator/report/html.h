@@ -37,7 +37,7 @@ const char* RoleColour(std::string_view role);
 
 // Geometry of the timeline SVG, in CSS pixels (the SVG is not scaled).
 namespace timeline_geometry {
-inline constexpr int kWidth = 860;
+inline constexpr int kWidth = 820;
 inline constexpr int kLabelWidth = 130;  // host names, fault names, expectation ids
 inline constexpr int kRightMargin = 20;
 inline constexpr int kPlotWidth = kWidth - kLabelWidth - kRightMargin;

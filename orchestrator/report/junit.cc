@@ -6,6 +6,8 @@
 
 namespace faultline {
 
+using namespace report;  // the shared text helpers of format.h
+
 namespace {
 
 std::string Seconds(double ms) {

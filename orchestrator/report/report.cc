@@ -16,6 +16,8 @@
 
 namespace faultline {
 
+using namespace report;  // the shared text helpers of format.h
+
 namespace {
 
 namespace fs = std::filesystem;
