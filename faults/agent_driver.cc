@@ -24,21 +24,28 @@ std::string Trim(std::string s) {
   return s;
 }
 
-// Runs `path --version` on the host: true when it is our agent at our version.
-bool AgentThere(Transport& t, const std::string& path) {
+// Runs `path --version` on the host: true when it is our agent at our version. Failing to
+// run anything at all (the host, not the file) is an error, not "absent".
+Status AgentThere(Transport& t, const std::string& path, bool* there) {
   ExecRequest req;
   req.argv = {path, "--version"};
-  req.timeout = std::chrono::milliseconds(10000);
+  req.timeout = std::chrono::milliseconds(30000);
   ExecResult res;
-  if (!t.Exec(req, &res).ok() || res.exit_status != 0) return false;
-  return res.stdout_data.find(std::string("faultline-agent ") + proto::kAgentVersion + " ") !=
-         std::string::npos;
+  *there = false;
+  Status st = t.Exec(req, &res);
+  if (st.code() == Status::Code::kTimeout) return st.Annotate(t.host() + ": " + path + " --version");
+  if (!st.ok() || res.exit_status != 0) return Status::Ok();
+  *there = res.stdout_data.find(std::string("faultline-agent ") + proto::kAgentVersion + " ") !=
+           std::string::npos;
+  return Status::Ok();
 }
 
 Status EnsureAgent(Transport& t, const json& vars, std::string* path) {
   std::string preset = vars.value("faultline_agent_path", "");
+  bool there = false;
   if (!preset.empty()) {
-    if (!AgentThere(t, preset)) {
+    FAULTLINE_RETURN_IF_ERROR(AgentThere(t, preset, &there));
+    if (!there) {
       return Status::Unavailable(t.host() + ": faultline_agent_path " + preset +
                                  " is not faultline-agent " + proto::kAgentVersion);
     }
@@ -53,7 +60,8 @@ Status EnsureAgent(Transport& t, const json& vars, std::string* path) {
   if (dir.empty()) dir = "/tmp";
   dir += "/.cache/faultline";
   *path = dir + "/agent-" + proto::kAgentVersion;
-  if (AgentThere(t, *path)) return Status::Ok();
+  FAULTLINE_RETURN_IF_ERROR(AgentThere(t, *path, &there));
+  if (there) return Status::Ok();
   std::string local = LocalAgentBinary();
   if (local.empty()) {
     return Status::Unavailable("no faultline-agent binary on the controller to upload to " + t.host() +
@@ -67,7 +75,8 @@ Status EnsureAgent(Transport& t, const json& vars, std::string* path) {
     return Status::Unavailable(t.host() + ": cannot create " + dir + ": " + Trim(mk_res.stderr_data));
   }
   FAULTLINE_RETURN_IF_ERROR(t.Upload(local, *path, 0755).Annotate(t.host() + ": uploading the agent"));
-  if (!AgentThere(t, *path)) {
+  FAULTLINE_RETURN_IF_ERROR(AgentThere(t, *path, &there));
+  if (!there) {
     return Status::Unavailable(t.host() + ": the uploaded agent at " + *path + " does not run");
   }
   return Status::Ok();
@@ -101,14 +110,18 @@ class SessionPool {
     std::string key = fault.run_id + "\n" + t.host();
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(key);
-    if (it != sessions_.end()) {
+    if (it != sessions_.end() && it->second.session->alive()) {
       *out = it->second.session;
       return Status::Ok();
     }
+    // First use, or the agent died (its faults stay held by the state file and the
+    // watchdog): start a new agent, which picks the state up.
     std::unique_ptr<AgentSession> s;
     FAULTLINE_RETURN_IF_ERROR(AgentSession::Start(t, fault.host_vars, &s));
-    Entry e{std::shared_ptr<AgentSession>(std::move(s)), fault.run_id, LeaseMs(fault.host_vars), 0};
-    sessions_[key] = e;
+    auto& e = sessions_[key];
+    e.session = std::shared_ptr<AgentSession>(std::move(s));
+    e.run = fault.run_id;
+    e.lease_ms = LeaseMs(fault.host_vars);
     *out = e.session;
     return Status::Ok();
   }
@@ -133,7 +146,12 @@ class SessionPool {
     }
     for (Entry* e : due) {
       json resp;
-      e->session->Call({{"op", "renew"}, {"run", e->run}, {"lease_ms", e->lease_ms}}, &resp,
+      std::shared_ptr<AgentSession> session;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        session = e->session;
+      }
+      session->Call({{"op", "renew"}, {"run", e->run}, {"lease_ms", e->lease_ms}}, &resp,
                        std::chrono::milliseconds(5000));
     }
   }
@@ -248,13 +266,19 @@ Status AgentSession::Call(json request, json* response, std::chrono::millisecond
   std::lock_guard<std::mutex> lock(mu_);
   long long id = next_id_++;
   request["id"] = id;
-  FAULTLINE_RETURN_IF_ERROR(channel_->WriteLine(request.dump()).Annotate(host_ + ": agent"));
+  Status wrote = channel_->WriteLine(request.dump());
+  if (!wrote.ok()) {
+    alive_ = false;
+    return wrote.Annotate(host_ + ": agent");
+  }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Status::Timeout(host_ + ": agent gave no answer to " + request.value("op", "?"));
     std::string line;
-    FAULTLINE_RETURN_IF_ERROR(channel_->ReadLine(&line, left).Annotate(host_ + ": agent"));
+    Status read = channel_->ReadLine(&line, left);
+    if (read.code() == Status::Code::kUnavailable) alive_ = false;
+    FAULTLINE_RETURN_IF_ERROR(read.Annotate(host_ + ": agent"));
     json resp;
     try {
       resp = json::parse(line);
@@ -339,10 +363,14 @@ Status AgentListFaults(Transport& t, const json& vars, json* faults) {
   return Status::Ok();
 }
 
-Status AgentCleanup(Transport& t, const json& vars, json* reverted) {
+Status AgentCleanup(Transport& t, const json& vars, json* reverted, bool* reached) {
+  if (reached) *reached = false;
+  std::unique_ptr<AgentSession> s;
+  FAULTLINE_RETURN_IF_ERROR(AgentSession::Start(t, vars, &s));
   json resp;
-  Status st = OneShot(t, vars, {{"op", "cleanup"}}, &resp);
-  *reverted = resp.value("reverted", json::array());
+  Status st = s->Call({{"op", "cleanup"}}, &resp, std::chrono::milliseconds(120000));
+  if (reached) *reached = resp.is_object() && resp.contains("id");
+  *reverted = resp.is_object() ? resp.value("reverted", json::array()) : json::array();
   return st;
 }
 

@@ -12,6 +12,7 @@
 // run's faults when the lease runs out.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,8 @@ class AgentSession {
               std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
   const nlohmann::json& hello() const { return hello_; }
   const std::string& host() const { return host_; }
+  // False once the channel failed (the agent or the connection died).
+  bool alive() const { return alive_; }
 
  private:
   AgentSession() = default;
@@ -58,6 +61,7 @@ class AgentSession {
   nlohmann::json hello_;
   std::mutex mu_;
   long long next_id_ = 1;
+  std::atomic<bool> alive_{true};
 };
 
 // The request parameters the agent needs for `fault`: the drill's parameters with the
@@ -67,6 +71,9 @@ Status AgentParams(const FaultInstance& fault, nlohmann::json* params);
 // `faultline status` and `faultline cleanup` on one host: what the agent's state file
 // holds, and reverting all of it.
 Status AgentListFaults(Transport& transport, const nlohmann::json& host_vars, nlohmann::json* faults);
-Status AgentCleanup(Transport& transport, const nlohmann::json& host_vars, nlohmann::json* reverted);
+// *reached tells an unreachable host (nothing known) from an agent that answered but
+// could not revert everything (something is left on the host).
+Status AgentCleanup(Transport& transport, const nlohmann::json& host_vars, nlohmann::json* reverted,
+                    bool* reached = nullptr);
 
 }  // namespace faultline

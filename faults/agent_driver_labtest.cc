@@ -43,7 +43,7 @@ TEST(AgentDriverLab, InjectRenewRevertThroughTheLocalTransport) {
   f.action = "network.partition";
   f.host = "a";
   f.params = {{"peers", {Lab::addr(1)}}};
-  f.host_vars = {{"faultline_agent_state_dir", dir.path}, {"faultline_agent_lease", "2s"}};
+  f.host_vars = {{"faultline_agent_state_dir", dir.path}, {"faultline_agent_lease", "3s"}};
   RegisterAgentFaults();
   auto driver = FaultCatalogue::Global().MakeDriver("network.partition");
   ASSERT_NE(driver, nullptr);
@@ -72,7 +72,7 @@ TEST(AgentDriverLab, InjectRenewRevertThroughTheLocalTransport) {
       if (t.joinable()) t.join();
     }
   } stop_renewing{renewing, keepalive};
-  std::this_thread::sleep_for(std::chrono::milliseconds(6000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(7000));
   EXPECT_EQ(RunIn(lab.ns(0), [] { return TcpConnect(Lab::addr(1), 23100); }), 1);
 
   json held;

@@ -23,13 +23,13 @@ int CmdCleanup(const CleanupOptions& options) {
   ForEachHost(inv, topts, 16, [&](const InventoryHost& h, Transport* t, const Status& made) {
     nlohmann::json reverted = nlohmann::json::array();
     Status s = made;
-    if (t) s = AgentCleanup(*t, h.vars, &reverted);
+    bool reached = false;
+    if (t) s = AgentCleanup(*t, h.vars, &reverted, &reached);
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& r : reverted) std::printf("%s: reverted %s\n", h.name.c_str(), r.get<std::string>().c_str());
     if (!s.ok()) {
       // A host we could not reach may still hold faults; one that answered with an
       // error has something that would not revert.
-      bool reached = t && s.code() != Status::Code::kUnavailable && s.code() != Status::Code::kTimeout;
       (reached ? left_over : unreachable) = true;
       std::fprintf(stderr, "%s: %s\n", h.name.c_str(), s.message().c_str());
     } else if (reverted.empty()) {

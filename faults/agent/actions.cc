@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -498,8 +499,10 @@ Status PlanDiskFill(const json& p, const json& record, json* art, std::vector<st
   if (stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) dir = path.substr(0, path.rfind('/'));
   if (dir.empty()) dir = "/";
   std::string file = dir + "/.faultline-fill-" + record.value("run", "") + "-" + record.value("fault", "");
-  for (char& c : file) {
-    if (c == ' ') c = '_';
+  // Run and fault names come from drills: never let one name another directory.
+  for (size_t i = file.rfind('/') + 1; i < file.size(); ++i) {
+    char c = file[i];
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) file[i] = '_';
   }
   (*art)["file"] = file;
   (*art)["target_free"] = target;
