@@ -5,6 +5,7 @@
 
 #include "checks/kafka_znodes.h"
 #include "checks/zk_role_probes.h"
+#include "services/common.h"
 #include "services/testing.h"
 
 namespace faultline {
@@ -22,8 +23,10 @@ constexpr int kZk = 22160;
 constexpr int kBroker[3] = {22170, 22171, 22172};
 
 struct KafkaCluster {
+  explicit KafkaCluster(int zk_servers = 1, int zk_base = kZk) : zk(zk_servers, zk_base), zk_base_(zk_base) {}
   TempDir dir;
-  ZkEnsemble zk{1, kZk};
+  ZkEnsemble zk;
+  int zk_base_;
   std::unique_ptr<Proc> broker[3];
 
   void Start(int i) {
@@ -36,7 +39,7 @@ struct KafkaCluster {
   }
   Inventory MakeInventory() {
     testing::InventoryBuilder b;
-    b.Host("zk1", "zookeeper", {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", kZk}});
+    b.Host("zk1", "zookeeper", {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", zk_base_}});
     std::vector<std::string> rw = {FL_SVC_PATH, "client", "kafka"};
     for (int p : kBroker) {
       rw.push_back("--bootstrap");
@@ -126,6 +129,50 @@ TEST_F(KafkaTest, LastIsrMemberGoneMeansOffline) {
       << SampleProbe(ctx, "kafka.offline_partitions").value << " live "
       << SampleProbe(ctx, "kafka.live_brokers").value << SampleProbe(ctx, "kafka.offline_partitions").error;
   EXPECT_TRUE(SampleProbe(ctx, "kafka.controller").value.is_null());
+}
+
+// Two of three ZooKeeper servers stop: the brokers log the connection loss, and a partition
+// whose leader dies meanwhile keeps its dead leader until the quorum is back.
+TEST_F(KafkaTest, NoLeaderElectionWithoutZooKeeperQuorum) {
+  KafkaCluster c(3, 22180);
+  ASSERT_TRUE(c.zk.WaitReady());
+  for (int i = 0; i < 3; ++i) c.Start(i);
+  Inventory inv = c.MakeInventory();
+  LocalContext ctx(inv);
+  ASSERT_TRUE(WaitFor([&] {
+    return SampleProbe(ctx, "kafka.isr", {{"topic", "orders"}, {"partition", 0}}).value.size() == 3 &&
+           SampleProbe(ctx, "kafka.controller").value.is_string();
+  }, 30000));
+  std::string leader = SampleProbe(ctx, "kafka.partition_leader", {{"topic", "orders"}, {"partition", 0}}).value;
+  int victim = leader.back() - '1';
+
+  c.zk.Stop(0);
+  c.zk.Stop(1);
+  ASSERT_TRUE(WaitFor([&] {
+    for (int i = 0; i < 3; ++i) {
+      if (Slurp(c.dir / ("kafka" + std::to_string(i + 1) + ".log")).find("Connection loss") == std::string::npos) return false;
+    }
+    return true;
+  }, 20000));
+  EXPECT_TRUE(SampleProbe(ctx, "kafka.controller").unreachable);
+  c.broker[victim]->Kill();
+  testing::Sleep(5000);
+  // What the surviving brokers believe: the dead broker still leads orders-0.
+  for (int i = 0; i < 3; ++i) {
+    if (i == victim) continue;
+    int status = 0;
+    std::string out;
+    ASSERT_TRUE(svc::HttpCall("127.0.0.1", kBroker[i], "GET", "/status", "", std::chrono::milliseconds(2000), &status, &out).ok());
+    auto j = nlohmann::json::parse(out);
+    EXPECT_EQ(j["partitions"]["orders-0"]["leader"], victim + 1) << out;
+  }
+
+  c.zk.Start(0);
+  c.zk.Start(1);
+  ASSERT_TRUE(WaitFor([&] {
+    auto l = SampleProbe(ctx, "kafka.partition_leader", {{"topic", "orders"}, {"partition", 0}}).value;
+    return l.is_string() && l != leader;
+  }, 60000));
 }
 
 }  // namespace
