@@ -215,5 +215,50 @@ TEST(Processes, PatternFindsOurChildButNeverTheCaller) {
   EXPECT_FALSE(FindByPattern("(", &found).ok());
 }
 
+TEST(Processes, JavaMainClassIsTheFirstArgumentAfterTheJvmOptions) {
+  // A stand-in JVM: bash under the name `java`, so /proc shows a java command line with
+  // -cp and a main class; it waits on a pipe we hold (no child process of its own).
+  std::string dir = "/tmp/fla-java-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::filesystem::create_symlink("/bin/bash", dir + "/java");
+  int hold[2];
+  ASSERT_EQ(pipe(hold), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    dup2(hold[0], 0);
+    close(hold[1]);
+    execl((dir + "/java").c_str(), "java", "-e", "-cp", "read -t 60 x; true", "org.example.Main",
+          "--port", "2181", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(hold[0]);
+  struct Reap {
+    pid_t pid;
+    int fd;
+    std::string dir;
+    ~Reap() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      close(fd);
+      std::filesystem::remove_all(dir);
+    }
+  } reap{child, hold[1], dir};
+  std::vector<ProcessId> found;
+  for (int i = 0; i < 50 && found.empty(); ++i) {
+    usleep(20000);
+    found.clear();
+    ASSERT_TRUE(FindByJavaClass("org.example.Main", &found).ok());
+  }
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].pid, child);
+  found.clear();
+  ASSERT_TRUE(FindByJavaClass("org.example.Other", &found).ok());
+  EXPECT_TRUE(found.empty());
+  found.clear();
+  // The value of -cp is not a main class, nor is an argument after the main class.
+  ASSERT_TRUE(FindByJavaClass("2181", &found).ok());
+  EXPECT_TRUE(found.empty());
+}
+
 }  // namespace
 }  // namespace faultline::agent
