@@ -328,7 +328,8 @@ TEST_F(SshTransportLabTest, RequestTimeoutKillsTheCommandAndKeepsTheConnection) 
   SshTransport t(Target());
   ExecRequest req;
   req.argv = {"sh", "-c", "echo started; exec sleep 29.5"};
-  req.timeout = std::chrono::milliseconds(500);
+  // Long enough for "started" to arrive even on a loaded machine, far shorter than the sleep.
+  req.timeout = std::chrono::milliseconds(3000);
   ExecResult res;
   Status st = t.Exec(req, &res);
   EXPECT_EQ(st.code(), Status::Code::kTimeout) << st.ToString();

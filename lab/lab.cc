@@ -81,11 +81,14 @@ class LabLock {
     fs::create_directories(fs::path(state_dir).parent_path());
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0) return Status::Unavailable("cannot open " + path_ + ": " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      return Status::Unavailable("another `faultline lab` is working on " + state_dir + " right now (" +
-                                 path_ + " is locked); wait for it to finish");
+    // Children of a killed `up` (a daemon between fork and exec) may hold the lock for a
+    // moment after it died; a real `up` or `down` at work holds it much longer.
+    for (int i = 0; i < 150; ++i) {
+      if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return Status::Ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    return Status::Ok();
+    return Status::Unavailable("another `faultline lab` is working on " + state_dir + " right now (" +
+                               path_ + " is locked); wait for it to finish");
   }
   void Remove() { ::unlink(path_.c_str()); }
 
