@@ -748,8 +748,18 @@ void DrillParser::CheckReferences(const Drill& d) {
       Err(c.predicate.mark, "steady_state checks cannot use references such as '" +
                                 c.predicate.operand.get<std::string>() + "'; they hold with no fault applied");
     }
+    for (const auto& [k, v] : c.probe.params.items()) {
+      if (v.is_string() && v.get<std::string>().find("${") != std::string::npos) {
+        Err(c.probe.mark, "steady_state checks cannot use references such as '" + v.get<std::string>() +
+                              "' (in '" + k + "'); they hold with no fault applied");
+      }
+    }
   }
-  for (const auto& e : d.expect) CheckOperandRefs(d, e.predicate.operand, e.anchor, e.predicate.mark);
+  for (const auto& e : d.expect) {
+    CheckOperandRefs(d, e.predicate.operand, e.anchor, e.predicate.mark);
+    // Probe parameters may point at the fault's hosts too (host: "${target}").
+    CheckOperandRefs(d, e.probe.params, e.anchor, e.probe.mark);
+  }
 }
 
 // ---- against an inventory --------------------------------------------------------------
@@ -849,6 +859,7 @@ class InventoryChecker {
       }
     }
     for (const auto& n : names) {
+      if (n.find("${") != std::string::npos) continue;  // resolved at run time
       if (refers_to == "host" && !inv_.FindHost(n)) {
         Err(mark, UnknownNameMessage("host", n, "inventory " + inv_.path, HostNames(inv_)));
       } else if (refers_to == "group" && !inv_.FindGroup(n)) {

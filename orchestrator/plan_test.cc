@@ -92,6 +92,10 @@ TEST_F(PlanTest, MissingNamesCarryTheDrillMark) {
   EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {role: zk.leader}, process: zookeeper}\n"
                   "expect:\n  - {probe: process.running, process: zookeeper, present: true, within: 5s}\n"),
             "");
+  // A probe pointed at the fault's own hosts is resolved at run time.
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {role: zk.leader}, process: zookeeper}\n"
+                  "expect:\n  - {probe: process.running, process: zookeeper, host: '${target}', present: false, within: 5s}\n"),
+            "");
   EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: namenodes, pick: minority}, process: namenode}\n"),
             "d.yaml:3:45: group 'namenodes' has 2 host(s): too few for a minority; expected a group of at least 3");
 }
