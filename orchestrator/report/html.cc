@@ -391,7 +391,7 @@ std::string VerdictTableHtml(const Journal& j) {
     if (!v.mark.ToString().empty()) s += "<br><span class=\"dim\">" + E(v.mark.ToString()) + "</span>";
     s += "</td><td>" + E(v.expected) + "</td><td>" + E(v.observed) + "</td><td>" +
          (v.observed_ms ? E(FormatOffset(*v.observed_ms)) : std::string("—")) +
-         (v.deadline_ms ? "<br><span class=\"dim\">deadline " + E(FormatOffset(*v.deadline_ms)) +
+         (v.deadline_ms ? "<br><span class=\"dim nowrap\">deadline " + E(FormatOffset(*v.deadline_ms)) +
                               "</span>"
                         : std::string()) +
          "</td><td class=\"nowrap\">" + (v.recovery_ms ? E(FormatSpan(*v.recovery_ms)) : std::string("—")) +
@@ -545,7 +545,7 @@ tr.fail td { background: #fdf1f1; }
 .table { flex: 1 1 420px; min-width: 380px; }
 table.verdicts { font-size: 12px; width: 100%; }
 table.verdicts td { overflow-wrap: anywhere; }
-table.verdicts td.verdict, table.verdicts td.nowrap { white-space: nowrap; overflow-wrap: normal; }
+table.verdicts td.verdict, table.verdicts .nowrap { white-space: nowrap; overflow-wrap: normal; }
 svg.timeline text { font-size: 11px; fill: #333; }
 svg.timeline text.onbar { fill: #fff; font-size: 11px; }
 svg.timeline text.tick, svg.timeline text.phase { fill: #777; font-size: 10px; }

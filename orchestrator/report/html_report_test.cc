@@ -246,7 +246,7 @@ TEST(HtmlReport, ShowsVerdictsActionsNotesAndLeftovers) {
             std::string::npos);
   EXPECT_NE(html.find("<li>netem missing on zk2: NFQUEUE delayer used</li>"), std::string::npos);
   EXPECT_NE(html.find("<td>hdfs.active ≠ nn1 within 2s of kill-active</td><td>nn2 at +3.0s</td>"
-                      "<td>+11.0s<br><span class=\"dim\">deadline +10.0s</span></td>"
+                      "<td>+11.0s<br><span class=\"dim nowrap\">deadline +10.0s</span></td>"
                       "<td class=\"nowrap\">3.0s</td>"
                       "<td class=\"verdict\">fail</td>"),
             std::string::npos);

@@ -143,7 +143,7 @@ std::string VerdictTable(const std::vector<Journal>& journals) {
   }
 
   Row header{"DRILL", "EXPECTATION", "VERDICT", "RECOVERY", "EXPECTED", "OBSERVED"};
-  constexpr size_t kMaxCell = 60;
+  constexpr size_t kMaxCell = 72;
   size_t w[6] = {};
   auto widen = [&](const Row& r) {
     const std::string* cells[6] = {&r.drill, &r.id, &r.verdict, &r.recovery, &r.expected,
