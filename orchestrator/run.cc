@@ -378,8 +378,23 @@ class DrillRun {
   Status AwaitSteadyState() {
     const double deadline = Now() + static_cast<double>(drill_.preflight_within.count());
     std::string why;
-    while (!SteadyHolds(0, &why)) {
+    // Every probe reports once before any fault: ${before}, `changed` and log windows
+    // need a value from before the fault, and a probe that cannot answer is known now.
+    bool steady = false;
+    auto ready = [&] {
+      steady = SteadyHolds(0, &why);
+      if (!steady) return false;
+      auto silent = sampler_->Unsampled();
+      if (silent.empty()) return true;
+      why = silent.front() + " has not reported yet";
+      return false;
+    };
+    while (!ready()) {
       if (Interrupted()) return Status::Cancelled(SignalText());
+      if (Now() >= deadline && steady) {
+        return Status::Unavailable("preflight: " + why + " after " + FormatDuration(drill_.preflight_within) +
+                                   " (expected every probe to answer once before any fault); no fault was injected");
+      }
       if (Now() >= deadline) {
         return Status::Unavailable("preflight: steady state did not hold within " +
                                    FormatDuration(drill_.preflight_within) + ": expected " + why +

@@ -105,6 +105,15 @@ double Sampler::CoveredUntil() const {
   return std::max(until, 0.0);
 }
 
+std::vector<std::string> Sampler::Unsampled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& lane : lanes_) {
+    if (lane->samples.empty()) out.push_back(lane->key);
+  }
+  return out;
+}
+
 void Sampler::Export(std::vector<JournalSample>* samples, std::vector<JournalRole>* roles) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& lane : lanes_) {

@@ -38,6 +38,8 @@ class Sampler {
   // The time up to which every probe has reported: the earliest of the probes' latest
   // sample times (0 before each has reported once).
   double CoveredUntil() const;
+  // Keys of the probes that have not reported once yet.
+  std::vector<std::string> Unsampled() const;
   // Everything, for the journal: samples in time order, and role changes.
   void Export(std::vector<JournalSample>* samples, std::vector<JournalRole>* roles) const;
 
