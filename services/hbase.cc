@@ -88,9 +88,11 @@ const RegionAssignment* RegionForRow(const std::vector<RegionAssignment>& region
   return best;
 }
 
-void Abort(const std::string& logger, const std::string& what, const std::string& sn, const std::string& reason) {
+void Abort(const std::string& logger, const std::string& what, const std::string& sn, const std::string& reason,
+           const std::string& cause = "org.apache.zookeeper.KeeperException$SessionExpiredException: "
+                                      "KeeperErrorCode = Session expired") {
   Log::Get().Error(logger, "***** ABORTING " + what + " " + sn + ": " + reason + " *****");
-  Log::Get().Error(logger, "org.apache.zookeeper.KeeperException$SessionExpiredException: KeeperErrorCode = Session expired");
+  if (!cause.empty()) Log::Get().Error(logger, cause);
   std::_Exit(1);
 }
 
@@ -196,9 +198,11 @@ int RunHMaster(const Flags& f) {
     }
     // Active: keep the lock, watch the RegionServers, assign.
     ZkStat mst;
-    if (zk.Exists(parent + "/master", &mst) != ZkError::kOk || mst.ephemeral_owner != zk.session_id()) {
-      Abort(kMaster, "master", sn, "Master lost its znode " + parent + "/master");
+    ZkError me = zk.Exists(parent + "/master", &mst);
+    if (me == ZkError::kNoNode || (me == ZkError::kOk && mst.ephemeral_owner != zk.session_id())) {
+      Abort(kMaster, "master", sn, "Master lost its znode " + parent + "/master", "");
     }
+    if (me != ZkError::kOk) continue;  // connection loss: change nothing until ZooKeeper answers
     std::vector<std::string> rs;
     if (zk.Children(parent + "/rs", &rs) != ZkError::kOk) continue;
     std::set<std::string> now(rs.begin(), rs.end());

@@ -26,8 +26,10 @@ constexpr int kMaster[2] = {22140, 22141};
 constexpr int kRs[3] = {22150, 22151, 22152};
 
 struct HBaseCluster {
+  explicit HBaseCluster(int zk_servers = 1, int zk_base = kZk) : zk(zk_servers, zk_base), zk_base_(zk_base) {}
   TempDir dir;
-  ZkEnsemble zk{1, kZk};
+  ZkEnsemble zk;
+  int zk_base_;
   std::unique_ptr<Proc> master[2], rs[3];
 
   void StartMaster(int i) {
@@ -46,7 +48,7 @@ struct HBaseCluster {
   }
   Inventory MakeInventory() {
     testing::InventoryBuilder b;
-    b.Host("zk1", "zookeeper", {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", kZk}});
+    b.Host("zk1", "zookeeper", {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", zk_base_}});
     for (int i = 0; i < 2; ++i) {
       b.Host("master" + std::to_string(i + 1), "hbase_master", {{"ansible_host", "127.0.0.1"}, {"hbase_port", kMaster[i]}});
     }
@@ -149,6 +151,52 @@ TEST_F(HBaseTest, BackupMasterTakesOverAndKeepsTheAssignment) {
   EXPECT_NE(Slurp(c.dir / "master2.log").find("Registered as active master=127.0.0.1," + std::to_string(kMaster[1])),
             std::string::npos);
   EXPECT_EQ(SampleProbe(ctx, "hbase.rw").value, true);
+}
+
+// Two of three ZooKeeper servers stop: a RegionServer that dies meanwhile is not processed
+// (no session can expire without a quorum) until the quorum is back.
+TEST_F(HBaseTest, NoReassignmentWithoutZooKeeperQuorum) {
+  HBaseCluster c(3, 22200);
+  ASSERT_TRUE(c.zk.WaitReady());
+  c.StartMaster(0);
+  for (int i = 0; i < 3; ++i) c.StartRs(i);
+  Inventory inv = c.MakeInventory();
+  LocalContext ctx(inv);
+  ASSERT_TRUE(WaitFor([&] {
+    return SampleProbe(ctx, "hbase.live_rs").value.size() == 3 && SampleProbe(ctx, "hbase.rit").value == 0;
+  }, 30000));
+  std::map<std::string, std::string> before;
+  // Reads may go to a follower that has not applied the last writes yet.
+  ASSERT_TRUE(WaitFor([&] {
+    before = c.Assignment();
+    for (const auto& [region, server] : before) {
+      if (server.empty()) return false;
+    }
+    return before.size() == 6;
+  }, 10000));
+  ServerName victim;
+  ASSERT_TRUE(ServerName::Parse(before.begin()->second, &victim));
+  int v = victim.port - kRs[0];
+
+  c.zk.Stop(0);
+  c.zk.Stop(1);
+  ASSERT_TRUE(WaitFor([&] {
+    return Slurp(c.dir / "master1.log").find("received disconnected from ZooKeeper (ConnectionLoss)") != std::string::npos;
+  }, 20000));
+  c.rs[v]->Kill();
+  testing::Sleep(5000);
+  EXPECT_EQ(Slurp(c.dir / "master1.log").find("processing expiration"), std::string::npos);
+
+  c.zk.Start(0);
+  c.zk.Start(1);
+  ASSERT_TRUE(WaitFor([&] {
+    auto now = c.Assignment();
+    for (const auto& [region, server] : now) {
+      if (server.empty() || server == before.begin()->second) return false;
+    }
+    return !now.empty();
+  }, 60000)) << Slurp(c.dir / "master1.log");
+  EXPECT_NE(Slurp(c.dir / "master1.log").find("processing expiration [" + before.begin()->second + "]"), std::string::npos);
 }
 
 }  // namespace

@@ -253,10 +253,12 @@ class Broker {
 
   void ControllerTick() {
     ZkStat cst;
-    if (zk().Exists("/controller", &cst) != ZkError::kOk || cst.ephemeral_owner != zk().session_id()) {
+    ZkError ce = zk().Exists("/controller", &cst);
+    if (ce == ZkError::kNoNode || (ce == ZkError::kOk && cst.ephemeral_owner != zk().session_id())) {
       Resign("no longer the owner of /controller");
       return;
     }
+    if (ce != ZkError::kOk) return;  // connection loss: decide nothing until ZooKeeper answers
     std::vector<std::string> ids;
     if (zk().Children("/brokers/ids", &ids) != ZkError::kOk) return;
     std::set<int> live;
