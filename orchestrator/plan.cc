@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "base/shell.h"
 #include "orchestrator/inventory_yaml.h"
 
 namespace faultline {
@@ -23,9 +24,10 @@ uint64_t Fnv1a(const std::string& s) {
 std::string ValueText(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_array()) {
+    // Shell-quoted, so a command's argv reads back exactly as it will run.
     std::vector<std::string> parts;
     for (const auto& e : v) parts.push_back(ValueText(e));
-    return "[" + JoinNames(parts, " ") + "]";
+    return "[" + ShellJoin(parts) + "]";
   }
   return SafeDump(v);
 }

@@ -181,6 +181,14 @@ TEST_F(PlanTest, ResolveStaticTarget) {
             "d.yaml:4:13: role target 'zk.leader' is resolved at run time from its probe");
 }
 
+TEST_F(PlanTest, CommandsAreShownShellQuoted) {
+  Drill d = Parse("name: x\nfaults:\n  - {name: c, action: command, target: {host: nn1}, inject: [sh, -c, 'kill -STOP 1'], "
+                  "revert: [sh, -c, \"kill -CONT 1\"]}\n");
+  Plan plan;
+  ASSERT_TRUE(BuildPlan(d, inv_, "r", &plan).ok());
+  EXPECT_EQ(plan.actions[0].what, "inject=[sh -c 'kill -STOP 1'] revert=[sh -c 'kill -CONT 1']");
+}
+
 TEST_F(PlanTest, PlanListsEveryActionInOrder) {
   Drill d = Parse(R"(name: F1
 faults:
