@@ -152,15 +152,22 @@ class Broker {
     std::map<std::pair<std::string, int>, KafkaPartitionState> states;
     std::map<std::pair<std::string, int>, std::vector<int>> replicas;
     std::map<std::pair<std::string, int>, int> versions;
+    // A read that fails half-way keeps the previous view: losing ZooKeeper must not make a
+    // broker forget what it leads.
     for (const auto& t : topics) {
       std::string data;
       std::map<int, std::vector<int>> assignment;
-      if (zk().Get("/brokers/topics/" + t, &data) != ZkError::kOk || !DecodeKafkaTopic(data, &assignment)) continue;
+      ZkError e = zk().Get("/brokers/topics/" + t, &data);
+      if (e == ZkError::kNoNode) continue;
+      if (e != ZkError::kOk) return;
+      if (!DecodeKafkaTopic(data, &assignment)) continue;
       for (const auto& [p, r] : assignment) {
         ZkStat st;
         KafkaPartitionState s;
         replicas[{t, p}] = r;
-        if (zk().Get(KafkaPartitionStatePath(t, p), &data, &st) == ZkError::kOk && DecodeKafkaPartitionState(data, &s)) {
+        e = zk().Get(KafkaPartitionStatePath(t, p), &data, &st);
+        if (e != ZkError::kOk && e != ZkError::kNoNode) return;
+        if (e == ZkError::kOk && DecodeKafkaPartitionState(data, &s)) {
           states[{t, p}] = s;
           versions[{t, p}] = st.version;
         }

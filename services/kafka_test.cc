@@ -145,6 +145,15 @@ TEST_F(KafkaTest, NoLeaderElectionWithoutZooKeeperQuorum) {
   }, 30000));
   std::string leader = SampleProbe(ctx, "kafka.partition_leader", {{"topic", "orders"}, {"partition", 0}}).value;
   int victim = leader.back() - '1';
+  // Every broker knows the partition before ZooKeeper goes.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitFor([&] {
+      int status = 0;
+      std::string out;
+      return svc::HttpCall("127.0.0.1", kBroker[i], "GET", "/status", "", std::chrono::milliseconds(2000), &status, &out).ok() &&
+             out.find("orders-0") != std::string::npos;
+    }, 10000));
+  }
 
   c.zk.Stop(0);
   c.zk.Stop(1);
