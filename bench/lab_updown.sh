@@ -10,7 +10,7 @@
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-3}
-faultline="$build/orchestrator/faultline"
+faultline="${FAULTLINE:-$build/orchestrator/faultline}"
 [ -x "$faultline" ] || { echo "lab_updown: $faultline not built (cmake --build $build --target faultline faultline-supervisor quorumd fl-svc)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "lab_updown: run as root" >&2; exit 2; }
 work=$(mktemp -d /tmp/fl-labbench-XXXXXX)

@@ -797,14 +797,27 @@ Status DownLocked(State& state, std::vector<std::string>* problems) {
   auto note = [&](const Status& st) {
     if (!st.ok()) problems->push_back(st.message());
   };
-  // Supervisors first: they stop their services in order; then sshd.
-  for (const char* what : {"supervisor", "sshd"}) {
+  // Supervisors first, all at once: they stop their services; the ensemble's last, so the
+  // services' sessions close cleanly instead of waiting on a server that is gone. Then sshd.
+  std::set<std::string> ensemble;
+  for (const auto& h : j.value("hosts", json::array())) {
+    if (h.value("group", "") == "zookeeper") ensemble.insert(h.value("name", ""));
+  }
+  auto end_all = [&](const std::string& what, int which, std::chrono::milliseconds grace) {
+    std::vector<std::thread> enders;
     for (const auto& p : j.value("processes", json::array())) {
       if (p.value("what", "") != what) continue;
-      EndProcess(p["pid"].get<pid_t>(), p.value("start", 0ull),
-                 std::chrono::milliseconds(std::string(what) == "supervisor" ? 12000 : 3000));
+      const bool in_ensemble = ensemble.count(p.value("host", "")) > 0;
+      if ((which == 1 && in_ensemble) || (which == 2 && !in_ensemble)) continue;
+      pid_t pid = p["pid"].get<pid_t>();
+      unsigned long long start = p.value("start", 0ull);
+      enders.emplace_back([pid, start, grace] { EndProcess(pid, start, grace); });
     }
-  }
+    for (auto& t : enders) t.join();
+  };
+  end_all("supervisor", 1, std::chrono::milliseconds(12000));
+  end_all("supervisor", 2, std::chrono::milliseconds(12000));
+  end_all("sshd", 0, std::chrono::milliseconds(3000));
   // Whatever still runs in the lab's namespaces is the lab's: sessions, agents, services
   // whose supervisor died, daemons spawned by a `lab up` killed before it recorded them.
   for (const auto& h : j.value("hosts", json::array())) {
