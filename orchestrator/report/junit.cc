@@ -1,6 +1,7 @@
 #include "orchestrator/report/junit.h"
 
 #include <cstdio>
+#include <regex>
 
 #include "orchestrator/report/format.h"
 
@@ -121,7 +122,10 @@ std::string Suite(const Journal& j, Counts* counts) {
                     Attr("failures", std::to_string(c.failures)) +
                     Attr("errors", std::to_string(c.errors)) + Attr("skipped", "0") +
                     Attr("time", Seconds(j.duration_ms));
-  if (!j.started_at.empty()) out += Attr("timestamp", j.started_at);
+  // Jenkins reads `timestamp` as an ISO 8601 date-time; anything else is kept as a property only.
+  static const std::regex kDateTime(
+      R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?)");
+  if (std::regex_match(j.started_at, kDateTime)) out += Attr("timestamp", j.started_at);
   out += ">\n    <properties>\n";
   auto property = [&out](const char* name, const std::string& value) {
     out += "      <property" + Attr("name", name) + Attr("value", value) + "/>\n";
@@ -130,6 +134,7 @@ std::string Suite(const Journal& j, Counts* counts) {
   property("title", j.title);
   property("drill_file", j.drill_file);
   property("inventory", j.inventory);
+  property("started_at", j.started_at);
   property("exit_code", std::to_string(j.exit_code));
   std::string hosts;
   for (const auto& h : j.hosts) hosts += (hosts.empty() ? "" : ",") + h;

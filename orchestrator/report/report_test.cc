@@ -52,6 +52,8 @@ TEST(JUnit, ValidatesAgainstTheSchemaAndCountsRight) {
   EXPECT_EQ(XPath(dir, paths.junit, "string(/testsuites/@failures)"), "2");
   EXPECT_EQ(XPath(dir, paths.junit, "string(/testsuites/@errors)"), "1");
   EXPECT_EQ(XPath(dir, paths.junit, "count(//testsuite)"), "2");
+  EXPECT_EQ(XPath(dir, paths.junit, "string(//testsuite[@name='F1']/@timestamp)"),
+            "2026-11-22T04:30:00.125Z");
   EXPECT_EQ(XPath(dir, paths.junit, "string(//testsuite[@name='F1']/@failures)"), "0");
   EXPECT_EQ(XPath(dir, paths.junit,
                   "string(//testcase[@classname='F3' and @name='failover']/failure/@message)"),
@@ -105,12 +107,15 @@ TEST(JUnit, HostileStringsStayWellFormedAndValid) {
   j.verdicts[0].id = "id with\nnewline";
   j.actions[0].detail = "echo '</system-out><script>alert(1)</script>'";
   j.notes = {"tab\there", std::string("nul \0 inside", 13)};
+  j.started_at = "22/11/2026 04:31";  // not a date-time Jenkins reads: left out of the suite
   TempDir dir;
   std::string file = dir / "junit.xml";
   WriteFile(file, JUnitXml({j}));
   auto valid = XmlLint(dir, {"--noout", "--schema", Xsd(), file});
   ASSERT_EQ(valid.exit_code, 0) << valid.output << "\n" << ReadFile(file);
   EXPECT_EQ(XPath(dir, file, "string(//testsuite/@name)"), "F3 <&> \"quoted\" 'single'");
+  EXPECT_EQ(XPath(dir, file, "count(//testsuite/@timestamp)"), "0");
+  EXPECT_EQ(XPath(dir, file, "string(//property[@name='started_at']/@value)"), "22/11/2026 04:31");
   // Attribute newlines survive as character references instead of being folded to spaces.
   EXPECT_EQ(XPath(dir, file, "count(//testcase[@name='id with\nnewline'])"), "1");
   EXPECT_EQ(XPath(dir, file, "string(//testcase[failure/@type='expectation']/failure/@message)"),
