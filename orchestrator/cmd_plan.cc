@@ -18,7 +18,8 @@ int CmdPlan(const PlanOptions& options) {
   if (!inv.ok() || !dr.ok()) return kExitInvalid;
   Status st = CheckDrillAgainstInventory(drill, inventory);
   Plan plan;
-  if (st.ok()) st = BuildPlan(drill, inventory, options.run_id.empty() ? "plan" : options.run_id, &plan);
+  if (st.ok())
+    st = BuildPlan(drill, inventory, options.run_id.empty() ? "plan" : options.run_id, &plan);
   if (!st.ok()) {
     std::fprintf(stderr, "%s\n", st.message().c_str());
     return kExitInvalid;

@@ -16,10 +16,11 @@
 namespace faultline {
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",   "title",   "description",          "steady_state",
-                                           "faults", "expect",  "recover",              "expects_quorum_loss",
-                                           "sample_every", "preflight_within"};
-const std::vector<std::string> kPredicateKeys = {"equals", "not", "present", "at_most", "at_least", "changed"};
+const std::vector<std::string> kTopKeys = {
+    "name",   "title",   "description",         "steady_state", "faults",
+    "expect", "recover", "expects_quorum_loss", "sample_every", "preflight_within"};
+const std::vector<std::string> kPredicateKeys = {"equals",  "not",      "present",
+                                                 "at_most", "at_least", "changed"};
 const std::vector<std::string> kModeKeys = {"within", "always", "never", "for"};
 const std::vector<std::string> kWindowKeys = {"during", "after"};
 const std::vector<std::string> kFaultKeys = {"name", "action", "target", "offset", "duration"};
@@ -48,7 +49,9 @@ class DrillParser {
   Status Parse(const std::string& text, Drill* out);
 
  private:
-  void Err(const YAML::Mark& m, const std::string& msg) { errors_.push_back({MarkOf(file_, m), msg}); }
+  void Err(const YAML::Mark& m, const std::string& msg) {
+    errors_.push_back({MarkOf(file_, m), msg});
+  }
   void Err(const YAML::Node& n, const std::string& msg) { Err(n.Mark(), msg); }
   void Err(const SourceMark& m, const std::string& msg) { errors_.push_back({m, msg}); }
   SourceMark Mark(const YAML::Node& n) const { return MarkOf(file_, n); }
@@ -70,8 +73,9 @@ class DrillParser {
 
   // Fills probe and predicate from an entry; keys in `extra` are left to the caller and
   // reported in *rest. Returns false if the entry is unusable.
-  bool ParseCheck(const YAML::Node& entry, const std::string& where, const std::vector<std::string>& extra,
-                  ProbeSpec* probe, Predicate* pred, std::vector<std::pair<YAML::Node, YAML::Node>>* rest);
+  bool ParseCheck(const YAML::Node& entry, const std::string& where,
+                  const std::vector<std::string>& extra, ProbeSpec* probe, Predicate* pred,
+                  std::vector<std::pair<YAML::Node, YAML::Node>>* rest);
   bool ParsePredicate(const std::string& key, const YAML::Node& v, Predicate* pred);
   void CheckReferences(const Drill& d);
   void CheckOperandRefs(const Drill& d, const nlohmann::json& operand, const std::string& anchor,
@@ -81,7 +85,8 @@ class DrillParser {
   std::vector<std::pair<SourceMark, std::string>> errors_;
 };
 
-bool DrillParser::ExpectMap(const YAML::Node& n, const std::string& what, const std::string& expected) {
+bool DrillParser::ExpectMap(const YAML::Node& n, const std::string& what,
+                            const std::string& expected) {
   if (!n.IsMap()) {
     Err(n, "expected " + what + " to be " + expected);
     return false;
@@ -112,7 +117,8 @@ bool DrillParser::GetString(const YAML::Node& n, const std::string& key, std::st
 bool DrillParser::GetBool(const YAML::Node& n, const std::string& key, bool* out) {
   nlohmann::json j = n.IsScalar() ? YamlScalarToJson(n, YamlTyping::kCore12) : nlohmann::json();
   if (!j.is_boolean()) {
-    Err(n, "expected true or false after '" + key + "', got " + (n.IsScalar() ? "'" + n.Scalar() + "'" : "a structure"));
+    Err(n, "expected true or false after '" + key + "', got " +
+               (n.IsScalar() ? "'" + n.Scalar() + "'" : "a structure"));
     return false;
   }
   *out = j.get<bool>();
@@ -164,7 +170,9 @@ Status DrillParser::Parse(const std::string& text, Drill* out) {
     return Status::Invalid(top.ToString() + ": YAML error: " + e.msg);
   }
   if (!root.IsDefined() || root.IsNull()) {
-    return Status::Invalid(top.ToString() + ": expected a drill (a mapping with name, faults and expect), got an empty file");
+    return Status::Invalid(
+        top.ToString() +
+        ": expected a drill (a mapping with name, faults and expect), got an empty file");
   }
   ParseTop(root, out);
   if (errors_.empty()) CheckReferences(*out);
@@ -173,7 +181,8 @@ Status DrillParser::Parse(const std::string& text, Drill* out) {
   // One error per line: a second complaint about the same line is almost always a
   // consequence of the first.
   std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
-    return a.first.line != b.first.line ? a.first.line < b.first.line : a.first.column < b.first.column;
+    return a.first.line != b.first.line ? a.first.line < b.first.line
+                                        : a.first.column < b.first.column;
   });
   std::string msg;
   int last_line = -1;
@@ -205,12 +214,14 @@ void DrillParser::ParseTop(const YAML::Node& root, Drill* d) {
   }
   if (keys.count("title")) GetString(keys["title"], "title", &d->title);
   if (keys.count("description")) GetString(keys["description"], "description", &d->description);
-  if (keys.count("expects_quorum_loss")) GetBool(keys["expects_quorum_loss"], "expects_quorum_loss", &d->expects_quorum_loss);
+  if (keys.count("expects_quorum_loss"))
+    GetBool(keys["expects_quorum_loss"], "expects_quorum_loss", &d->expects_quorum_loss);
   if (keys.count("sample_every")) {
     Millis m{0};
     if (GetDuration(keys["sample_every"], "sample_every", &m)) {
       if (m < Millis(50) || m > Millis(10000)) {
-        Err(keys["sample_every"], "expected a sampling period between 50ms and 10s, got " + keys["sample_every"].Scalar());
+        Err(keys["sample_every"], "expected a sampling period between 50ms and 10s, got " +
+                                      keys["sample_every"].Scalar());
       } else {
         d->sample_every = m;
       }
@@ -219,13 +230,17 @@ void DrillParser::ParseTop(const YAML::Node& root, Drill* d) {
   if (keys.count("preflight_within")) {
     Millis m{0};
     if (GetDuration(keys["preflight_within"], "preflight_within", &m)) {
-      if (m <= Millis(0)) Err(keys["preflight_within"], "expected a duration greater than 0s after 'preflight_within'");
-      else d->preflight_within = m;
+      if (m <= Millis(0))
+        Err(keys["preflight_within"],
+            "expected a duration greater than 0s after 'preflight_within'");
+      else
+        d->preflight_within = m;
     }
   }
   // Faults first, whatever the order in the file: steady checks and expectations refer to them.
   if (!keys.count("faults")) {
-    Err(root, "missing 'faults' in drill; expected a list of faults, each with name, action and target");
+    Err(root,
+        "missing 'faults' in drill; expected a list of faults, each with name, action and target");
   } else {
     ParseFaults(keys["faults"], d);
   }
@@ -241,8 +256,10 @@ void DrillParser::ParseRecover(const YAML::Node& n, Drill* d) {
     if (k == "within") {
       Millis m{0};
       if (GetDuration(kv.second, "within", &m)) {
-        if (m <= Millis(0)) Err(kv.second, "expected a duration greater than 0s after 'within'");
-        else d->recover_within = m;
+        if (m <= Millis(0))
+          Err(kv.second, "expected a duration greater than 0s after 'within'");
+        else
+          d->recover_within = m;
       }
     } else {
       Err(kv.first, UnknownNameMessage("key", k, "recover", {"within"}));
@@ -252,7 +269,9 @@ void DrillParser::ParseRecover(const YAML::Node& n, Drill* d) {
 
 bool DrillParser::ParseTarget(const YAML::Node& n, const std::string& where, TargetSpec* t) {
   t->mark = Mark(n);
-  if (!ExpectMap(n, "the target of " + where, "a mapping such as {host: nn1}, {group: zookeeper, pick: one} or {role: zk.leader}")) {
+  if (!ExpectMap(
+          n, "the target of " + where,
+          "a mapping such as {host: nn1}, {group: zookeeper, pick: one} or {role: zk.leader}")) {
     return false;
   }
   std::vector<std::string> kinds;
@@ -306,8 +325,9 @@ bool DrillParser::ParseTarget(const YAML::Node& n, const std::string& where, Tar
         Err(kv.second, UnknownNameMessage("role probe", s, "target", roles));
         ok = false;
       } else if (!info->yields_hosts) {
-        Err(kv.second, "probe '" + s + "' does not name hosts, so it cannot be a role target" +
-                           (roles.empty() ? std::string() : "; role probes are: " + JoinNames(roles)));
+        Err(kv.second,
+            "probe '" + s + "' does not name hosts, so it cannot be a role target" +
+                (roles.empty() ? std::string() : "; role probes are: " + JoinNames(roles)));
         ok = false;
       }
     }
@@ -317,7 +337,8 @@ bool DrillParser::ParseTarget(const YAML::Node& n, const std::string& where, Tar
     return false;
   }
   if (kinds.size() > 1) {
-    Err(n, "conflicting " + Quoted(kinds) + " in the target of " + where + "; expected exactly one of host, hosts, group or role");
+    Err(n, "conflicting " + Quoted(kinds) + " in the target of " + where +
+               "; expected exactly one of host, hosts, group or role");
     return false;
   }
   if (pick) {
@@ -327,10 +348,14 @@ bool DrillParser::ParseTarget(const YAML::Node& n, const std::string& where, Tar
     }
     std::string p;
     if (!GetString(*pick, "pick", &p)) return false;
-    if (p == "one") t->pick = TargetSpec::Pick::kOne;
-    else if (p == "majority") t->pick = TargetSpec::Pick::kMajority;
-    else if (p == "minority") t->pick = TargetSpec::Pick::kMinority;
-    else if (p == "all") t->pick = TargetSpec::Pick::kAll;
+    if (p == "one")
+      t->pick = TargetSpec::Pick::kOne;
+    else if (p == "majority")
+      t->pick = TargetSpec::Pick::kMajority;
+    else if (p == "minority")
+      t->pick = TargetSpec::Pick::kMinority;
+    else if (p == "all")
+      t->pick = TargetSpec::Pick::kAll;
     else {
       Err(*pick, UnknownNameMessage("pick", p, "target", kPicks));
       return false;
@@ -342,7 +367,8 @@ bool DrillParser::ParseTarget(const YAML::Node& n, const std::string& where, Tar
 bool DrillParser::ParamValue(const YAML::Node& n, const FaultParam& p, nlohmann::json* out) {
   using K = FaultParam::Kind;
   auto scalar_or_fail = [&](const std::string& expected) {
-    if (n.IsScalar() && !(n.Tag() == "?" && YamlScalarToJson(n, YamlTyping::kCore12).is_null())) return true;
+    if (n.IsScalar() && !(n.Tag() == "?" && YamlScalarToJson(n, YamlTyping::kCore12).is_null()))
+      return true;
     Err(n, "expected " + expected + " after '" + p.name + "'");
     return false;
   };
@@ -379,7 +405,8 @@ bool DrillParser::ParamValue(const YAML::Node& n, const FaultParam& p, nlohmann:
     case K::kInt: {
       nlohmann::json j = n.IsScalar() ? YamlScalarToJson(n, YamlTyping::kCore12) : nlohmann::json();
       if (!j.is_number_integer()) {
-        Err(n, "expected a whole number after '" + p.name + "'" + (n.IsScalar() ? ", got '" + n.Scalar() + "'" : ""));
+        Err(n, "expected a whole number after '" + p.name + "'" +
+                   (n.IsScalar() ? ", got '" + n.Scalar() + "'" : ""));
         return false;
       }
       *out = j;
@@ -393,14 +420,16 @@ bool DrillParser::ParamValue(const YAML::Node& n, const FaultParam& p, nlohmann:
     }
     case K::kStringList:
     case K::kCommand: {
-      const std::string expected = p.kind == K::kCommand ? "a command (a string or a list of words)"
-                                                         : "a list of strings";
+      const std::string expected =
+          p.kind == K::kCommand ? "a command (a string or a list of words)" : "a list of strings";
       if (n.IsScalar()) {
         if (!scalar_or_fail(expected) || n.Scalar().empty()) {
-          if (n.Scalar().empty()) Err(n, "expected " + expected + " after '" + p.name + "', got an empty string");
+          if (n.Scalar().empty())
+            Err(n, "expected " + expected + " after '" + p.name + "', got an empty string");
           return false;
         }
-        *out = p.kind == K::kCommand ? nlohmann::json(n.Scalar()) : nlohmann::json::array({n.Scalar()});
+        *out = p.kind == K::kCommand ? nlohmann::json(n.Scalar())
+                                     : nlohmann::json::array({n.Scalar()});
         return true;
       }
       if (!n.IsSequence() || n.size() == 0) {
@@ -427,7 +456,8 @@ bool DrillParser::ParamValue(const YAML::Node& n, const FaultParam& p, nlohmann:
 
 void DrillParser::ParseFaults(const YAML::Node& list, Drill* d) {
   if (!list.IsSequence() || list.size() == 0) {
-    Err(list, "expected 'faults' to be a non-empty list of faults, each with name, action and target");
+    Err(list,
+        "expected 'faults' to be a non-empty list of faults, each with name, action and target");
     return;
   }
   static const std::regex kName("[A-Za-z0-9][A-Za-z0-9_.-]*");
@@ -444,7 +474,8 @@ void DrillParser::ParseFaults(const YAML::Node& list, Drill* d) {
       Err(n, "missing 'name' in " + where + "; expected a short name such as kill-active");
     } else if (GetString(name, "name", &f.name)) {
       if (!std::regex_match(f.name, kName)) {
-        Err(name, "expected a fault name made of letters, digits, '.', '_' and '-', got '" + f.name + "'");
+        Err(name, "expected a fault name made of letters, digits, '.', '_' and '-', got '" +
+                      f.name + "'");
       } else if (!names.insert(f.name).second) {
         Err(name, "duplicate fault name '" + f.name + "'; each fault needs its own name");
       } else {
@@ -459,7 +490,8 @@ void DrillParser::ParseFaults(const YAML::Node& list, Drill* d) {
       if (!info) Err(action, UnknownNameMessage("action", f.action, where, cat.Names()));
     }
     if (!target.IsDefined()) {
-      Err(n, "missing 'target' in " + where + "; expected {host: ...}, {group: ..., pick: ...} or {role: ...}");
+      Err(n, "missing 'target' in " + where +
+                 "; expected {host: ...}, {group: ..., pick: ...} or {role: ...}");
     } else {
       ParseTarget(target, where, &f.target);
     }
@@ -477,15 +509,19 @@ void DrillParser::ParseFaults(const YAML::Node& list, Drill* d) {
       if (k == "duration") {
         Millis m{0};
         if (GetDuration(kv.second, "duration", &m)) {
-          if (m <= Millis(0)) Err(kv.second, "expected a duration greater than 0s after 'duration'");
-          else f.duration = m;
+          if (m <= Millis(0))
+            Err(kv.second, "expected a duration greater than 0s after 'duration'");
+          else
+            f.duration = m;
         }
         continue;
       }
       if (!info) continue;  // parameters cannot be judged without knowing the action
-      auto p = std::find_if(info->params.begin(), info->params.end(), [&](const FaultParam& fp) { return fp.name == k; });
+      auto p = std::find_if(info->params.begin(), info->params.end(),
+                            [&](const FaultParam& fp) { return fp.name == k; });
       if (p == info->params.end()) {
-        Err(kv.first, UnknownNameMessage("key", k, where + " (action " + f.action + ")", Concat(kFaultKeys, param_names)));
+        Err(kv.first, UnknownNameMessage("key", k, where + " (action " + f.action + ")",
+                                         Concat(kFaultKeys, param_names)));
         continue;
       }
       nlohmann::json v;
@@ -533,7 +569,8 @@ bool DrillParser::ParsePredicate(const std::string& key, const YAML::Node& v, Pr
   if (key == "at_most" || key == "at_least") {
     nlohmann::json j = v.IsScalar() ? YamlScalarToJson(v, YamlTyping::kCore12) : nlohmann::json();
     if (!j.is_number()) {
-      Err(v, "expected a number after '" + key + "'" + (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
+      Err(v, "expected a number after '" + key + "'" +
+                 (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
       return false;
     }
     pred->op = key == "at_most" ? Predicate::Op::kAtMost : Predicate::Op::kAtLeast;
@@ -551,10 +588,12 @@ bool DrillParser::ParsePredicate(const std::string& key, const YAML::Node& v, Pr
   return false;
 }
 
-bool DrillParser::ParseCheck(const YAML::Node& entry, const std::string& where, const std::vector<std::string>& extra,
-                             ProbeSpec* probe, Predicate* pred,
+bool DrillParser::ParseCheck(const YAML::Node& entry, const std::string& where,
+                             const std::vector<std::string>& extra, ProbeSpec* probe,
+                             Predicate* pred,
                              std::vector<std::pair<YAML::Node, YAML::Node>>* rest) {
-  if (!ExpectMap(entry, where, "a mapping with probe and one of " + JoinNames(kPredicateKeys))) return false;
+  if (!ExpectMap(entry, where, "a mapping with probe and one of " + JoinNames(kPredicateKeys)))
+    return false;
   probe->mark = Mark(entry);
   YAML::Node pnode = entry["probe"];
   const ProbeInfo* info = nullptr;
@@ -585,8 +624,8 @@ bool DrillParser::ParseCheck(const YAML::Node& entry, const std::string& where, 
       if (predicates.size() == 1) {
         if (!ParsePredicate(k, kv.second, pred)) ok = false;
       } else {
-        Err(kv.first, "conflicting predicates " + Quoted(predicates) + " in " + where + "; expected exactly one of " +
-                          JoinNames(kPredicateKeys));
+        Err(kv.first, "conflicting predicates " + Quoted(predicates) + " in " + where +
+                          "; expected exactly one of " + JoinNames(kPredicateKeys));
         ok = false;
       }
       continue;
@@ -630,14 +669,17 @@ void DrillParser::ParseSteady(const YAML::Node& list, Drill* d) {
     SteadyCheck c;
     std::vector<std::pair<YAML::Node, YAML::Node>> rest;
     std::string where = "steady_state[" + std::to_string(i) + "]";
-    if (ParseCheck(list[i], where, {}, &c.probe, &c.predicate, &rest)) d->steady_state.push_back(std::move(c));
+    if (ParseCheck(list[i], where, {}, &c.probe, &c.predicate, &rest))
+      d->steady_state.push_back(std::move(c));
   }
 }
 
 void DrillParser::ParseExpect(const YAML::Node& list, Drill* d) {
   if (list.IsNull()) return;
   if (!list.IsSequence()) {
-    Err(list, "expected 'expect' to be a list of expectations, each with probe, a predicate and a timing");
+    Err(list,
+        "expected 'expect' to be a list of expectations, each with probe, a predicate and a "
+        "timing");
     return;
   }
   std::set<std::string> ids;
@@ -665,13 +707,15 @@ void DrillParser::ParseExpect(const YAML::Node& list, Drill* d) {
       } else if (Contains(kModeKeys, key)) {
         modes.push_back(key);
         if (modes.size() > 1) {
-          Err(k, "conflicting " + Quoted(modes) + " in expectation; expected exactly one of within, always, never or for");
+          Err(k, "conflicting " + Quoted(modes) +
+                     " in expectation; expected exactly one of within, always, never or for");
           ok = false;
           continue;
         }
         if (key == "within" || key == "for") {
           e.mode = key == "within" ? Expectation::Mode::kWithin : Expectation::Mode::kFor;
-          if (!GetDuration(v, key, &e.span)) ok = false;
+          if (!GetDuration(v, key, &e.span))
+            ok = false;
           else if (e.span <= Millis(0)) {
             Err(v, "expected a duration greater than 0s after '" + key + "'");
             ok = false;
@@ -687,12 +731,14 @@ void DrillParser::ParseExpect(const YAML::Node& list, Drill* d) {
           ok = false;
           continue;
         }
-        e.window = key == "during" ? Expectation::Window::kDuringFault : Expectation::Window::kAfterRevert;
+        e.window =
+            key == "during" ? Expectation::Window::kDuringFault : Expectation::Window::kAfterRevert;
         if (!GetString(v, key, &e.anchor)) {
           ok = false;
           continue;
         }
-        auto f = std::find_if(d->faults.begin(), d->faults.end(), [&](const FaultStep& s) { return s.name == e.anchor; });
+        auto f = std::find_if(d->faults.begin(), d->faults.end(),
+                              [&](const FaultStep& s) { return s.name == e.anchor; });
         if (f == d->faults.end()) {
           std::vector<std::string> names;
           for (const auto& s : d->faults) names.push_back(s.name);
@@ -709,8 +755,8 @@ void DrillParser::ParseExpect(const YAML::Node& list, Drill* d) {
   }
 }
 
-void DrillParser::CheckOperandRefs(const Drill& d, const nlohmann::json& operand, const std::string& anchor,
-                                   const SourceMark& mark) {
+void DrillParser::CheckOperandRefs(const Drill& d, const nlohmann::json& operand,
+                                   const std::string& anchor, const SourceMark& mark) {
   if (operand.is_array() || operand.is_object()) {
     for (const auto& e : operand) CheckOperandRefs(d, e, anchor, mark);
     return;
@@ -718,13 +764,15 @@ void DrillParser::CheckOperandRefs(const Drill& d, const nlohmann::json& operand
   if (!operand.is_string()) return;
   static const std::regex kRef("\\$\\{([^}]*)\\}");
   const std::string s = operand.get<std::string>();
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), kRef); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), kRef); it != std::sregex_iterator();
+       ++it) {
     std::string ref = (*it)[1];
     if (ref == "before") continue;
     if (ref == "target") {
       if (anchor.empty() && d.faults.size() > 1) {
         Err(mark, "'${target}' is ambiguous with " + std::to_string(d.faults.size()) +
-                      " faults; add 'during: <fault>' or 'after: <fault>', or write ${faults.<name>.target}");
+                      " faults; add 'during: <fault>' or 'after: <fault>', or write "
+                      "${faults.<name>.target}");
       }
       continue;
     }
@@ -733,10 +781,12 @@ void DrillParser::CheckOperandRefs(const Drill& d, const nlohmann::json& operand
     if (std::regex_match(ref, m, kFaultRef)) {
       std::vector<std::string> names;
       for (const auto& f : d.faults) names.push_back(f.name);
-      if (!Contains(names, m[1])) Err(mark, UnknownNameMessage("fault", m[1], "'${" + ref + "}'", names));
+      if (!Contains(names, m[1]))
+        Err(mark, UnknownNameMessage("fault", m[1], "'${" + ref + "}'", names));
       continue;
     }
-    Err(mark, "unknown reference '${" + ref + "}'; expected ${target}, ${before} or ${faults.<name>.target}");
+    Err(mark, "unknown reference '${" + ref +
+                  "}'; expected ${target}, ${before} or ${faults.<name>.target}");
   }
 }
 
@@ -744,14 +794,17 @@ void DrillParser::CheckReferences(const Drill& d) {
   for (const auto& c : d.steady_state) {
     // Steady state is judged before the first fault and after the last revert: there is
     // no fault to refer to.
-    if (c.predicate.operand.is_string() && c.predicate.operand.get<std::string>().find("${") != std::string::npos) {
+    if (c.predicate.operand.is_string() &&
+        c.predicate.operand.get<std::string>().find("${") != std::string::npos) {
       Err(c.predicate.mark, "steady_state checks cannot use references such as '" +
-                                c.predicate.operand.get<std::string>() + "'; they hold with no fault applied");
+                                c.predicate.operand.get<std::string>() +
+                                "'; they hold with no fault applied");
     }
     for (const auto& [k, v] : c.probe.params.items()) {
       if (v.is_string() && v.get<std::string>().find("${") != std::string::npos) {
-        Err(c.probe.mark, "steady_state checks cannot use references such as '" + v.get<std::string>() +
-                              "' (in '" + k + "'); they hold with no fault applied");
+        Err(c.probe.mark, "steady_state checks cannot use references such as '" +
+                              v.get<std::string>() + "' (in '" + k +
+                              "'); they hold with no fault applied");
       }
     }
   }
@@ -766,10 +819,14 @@ void DrillParser::CheckReferences(const Drill& d) {
 
 size_t PickCount(TargetSpec::Pick pick, size_t n) {
   switch (pick) {
-    case TargetSpec::Pick::kAll: return n;
-    case TargetSpec::Pick::kOne: return n ? 1 : 0;
-    case TargetSpec::Pick::kMajority: return n / 2 + 1;
-    case TargetSpec::Pick::kMinority: return (n - (n ? 1 : 0)) / 2;
+    case TargetSpec::Pick::kAll:
+      return n;
+    case TargetSpec::Pick::kOne:
+      return n ? 1 : 0;
+    case TargetSpec::Pick::kMajority:
+      return n / 2 + 1;
+    case TargetSpec::Pick::kMinority:
+      return (n - (n ? 1 : 0)) / 2;
   }
   return n;
 }
@@ -809,7 +866,9 @@ class InventoryChecker {
   }
 
  private:
-  void Err(const SourceMark& m, const std::string& msg) { errors_.push_back(m.ToString() + ": " + msg); }
+  void Err(const SourceMark& m, const std::string& msg) {
+    errors_.push_back(m.ToString() + ": " + msg);
+  }
 
   // Hosts a static target can reach; empty with an error reported when it names nothing.
   std::vector<std::string> Candidates(const TargetSpec& t, bool* role) {
@@ -817,17 +876,23 @@ class InventoryChecker {
     std::vector<std::string> out;
     if (t.kind == TargetSpec::Kind::kHost) {
       for (const auto& h : t.names) {
-        if (inv_.FindHost(h)) out.push_back(h);
-        else Err(t.mark, UnknownNameMessage("host", h, "inventory " + inv_.path, HostNames(inv_)));
+        if (inv_.FindHost(h))
+          out.push_back(h);
+        else
+          Err(t.mark, UnknownNameMessage("host", h, "inventory " + inv_.path, HostNames(inv_)));
       }
     } else if (t.kind == TargetSpec::Kind::kGroup) {
       const InventoryGroup* g = inv_.FindGroup(t.names.at(0));
-      if (!g) Err(t.mark, UnknownNameMessage("group", t.names[0], "inventory " + inv_.path, GroupNames(inv_)));
-      else if (g->hosts.empty()) Err(t.mark, "group '" + g->name + "' has no hosts in inventory " + inv_.path);
+      if (!g)
+        Err(t.mark,
+            UnknownNameMessage("group", t.names[0], "inventory " + inv_.path, GroupNames(inv_)));
+      else if (g->hosts.empty())
+        Err(t.mark, "group '" + g->name + "' has no hosts in inventory " + inv_.path);
       else if (PickCount(t.pick, g->hosts.size()) == 0) {
         Err(t.mark, "group '" + g->name + "' has " + std::to_string(g->hosts.size()) +
                         " host(s): too few for a minority; expected a group of at least 3");
-      } else out = g->hosts;
+      } else
+        out = g->hosts;
     } else {
       *role = true;
       out = HostNames(inv_);
@@ -846,13 +911,15 @@ class InventoryChecker {
     }
     if (missing.empty() || (any && missing.size() < hosts.size())) return;
     Err(mark, kind + " '" + name + "' is not defined in " + var + " of " +
-                  (any ? "any host" : "host(s) " + JoinNames(missing)) + " in inventory " + inv_.path);
+                  (any ? "any host" : "host(s) " + JoinNames(missing)) + " in inventory " +
+                  inv_.path);
   }
 
-  void CheckRef(const std::string& refers_to, const nlohmann::json& value, const std::vector<std::string>& hosts,
-                bool any, const SourceMark& mark) {
+  void CheckRef(const std::string& refers_to, const nlohmann::json& value,
+                const std::vector<std::string>& hosts, bool any, const SourceMark& mark) {
     std::vector<std::string> names;
-    if (value.is_string()) names.push_back(value.get<std::string>());
+    if (value.is_string())
+      names.push_back(value.get<std::string>());
     else if (value.is_array()) {
       for (const auto& v : value) {
         if (v.is_string()) names.push_back(v.get<std::string>());
@@ -908,7 +975,8 @@ class InventoryChecker {
     };
     for (const auto& [gname, group] : inv_.groups) {
       auto q = group.vars.find("faultline_quorum");
-      if (q == group.vars.end() || !q->is_boolean() || !q->get<bool>() || group.hosts.empty()) continue;
+      if (q == group.vars.end() || !q->is_boolean() || !q->get<bool>() || group.hosts.empty())
+        continue;
       const std::set<std::string> qh(group.hosts.begin(), group.hosts.end());
       const size_t need = qh.size() / 2 + 1;
       std::vector<Hit> hits;
@@ -932,8 +1000,10 @@ class InventoryChecker {
             if (qh.count(n)) in_q.push_back(n);
           }
           size_t k = PickCount(t.pick, g->hosts.size());
-          if (k >= g->hosts.size()) h.known.insert(in_q.begin(), in_q.end());
-          else h.unknown = std::min(k, in_q.size());
+          if (k >= g->hosts.size())
+            h.known.insert(in_q.begin(), in_q.end());
+          else
+            h.unknown = std::min(k, in_q.size());
         } else {
           // A role names hosts only at run time; as written (one leader, one active) it
           // counts as one host, and a majority/minority pick as that share of the group.
@@ -959,10 +1029,13 @@ class InventoryChecker {
         }
         size_t down = std::min(qh.size(), known.size() + unknown);
         if (down >= need) {
-          std::string who = names.size() == 1 ? "fault '" + names[0] + "'" : "faults " + Quoted(names) + " together";
-          Err(at.fault->mark, who + " can take down " + std::to_string(down) + " of the " + std::to_string(qh.size()) +
-                                  " hosts of quorum group '" + gname + "' at once, a majority; add "
-                                  "'expects_quorum_loss: true' to the drill if losing the quorum is its point");
+          std::string who = names.size() == 1 ? "fault '" + names[0] + "'"
+                                              : "faults " + Quoted(names) + " together";
+          Err(at.fault->mark,
+              who + " can take down " + std::to_string(down) + " of the " +
+                  std::to_string(qh.size()) + " hosts of quorum group '" + gname +
+                  "' at once, a majority; add "
+                  "'expects_quorum_loss: true' to the drill if losing the quorum is its point");
           break;
         }
       }

@@ -29,15 +29,21 @@ void RegisterFuzzEntries() {
   using K = faultline::FaultParam::Kind;
   faultline::RegisterEverything();
   // Every parameter kind, whatever the real catalogue holds at this commit.
-  faultline::FaultCatalogue::Global().Register(
-      {"fuzz.all",
-       "every parameter kind",
-       {{"s", K::kString, true, "", "process"}, {"d", K::kDuration, false, "", ""}, {"p", K::kPercent, false, "", ""},
-        {"b", K::kBytes, false, "", ""}, {"i", K::kInt, false, "", ""}, {"t", K::kBool, false, "", ""},
-        {"l", K::kStringList, false, "", "host"}, {"c", K::kCommand, false, "", ""}, {"a", K::kAny, false, "", ""}},
-       true},
-      nullptr);
-  faultline::ProbeRegistry::Global().Register({"fuzz.role", "hosts", {{"host", false, "", "host"}}, true}, nullptr);
+  faultline::FaultCatalogue::Global().Register({"fuzz.all",
+                                                "every parameter kind",
+                                                {{"s", K::kString, true, "", "process"},
+                                                 {"d", K::kDuration, false, "", ""},
+                                                 {"p", K::kPercent, false, "", ""},
+                                                 {"b", K::kBytes, false, "", ""},
+                                                 {"i", K::kInt, false, "", ""},
+                                                 {"t", K::kBool, false, "", ""},
+                                                 {"l", K::kStringList, false, "", "host"},
+                                                 {"c", K::kCommand, false, "", ""},
+                                                 {"a", K::kAny, false, "", ""}},
+                                                true},
+                                               nullptr);
+  faultline::ProbeRegistry::Global().Register(
+      {"fuzz.role", "hosts", {{"host", false, "", "host"}}, true}, nullptr);
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!faultline::LoadInventoryText(text, name, &inv).ok()) return 0;
   size_t touched = 0;
   for (const auto& [n, h] : inv.hosts) {
-    touched += h.address().size() + h.user().size() + h.transport().size() + static_cast<size_t>(h.port());
+    touched +=
+        h.address().size() + h.user().size() + h.transport().size() + static_cast<size_t>(h.port());
     for (const auto& g : h.groups) {
       if (!inv.FindGroup(g)) __builtin_trap();  // a host names only groups that exist
     }

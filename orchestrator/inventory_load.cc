@@ -52,12 +52,15 @@ std::string Lower(std::string s) {
 }
 
 bool AllDigits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
 }
 
 // Expands Ansible host ranges: zk[1:3], zk[01:03], node-[a:c], web[0:10:2]; several
 // ranges in one name multiply.
-bool ExpandHostPattern(const std::string& pattern, std::vector<std::string>* out, std::string* why) {
+bool ExpandHostPattern(const std::string& pattern, std::vector<std::string>* out,
+                       std::string* why) {
   size_t open = pattern.find('[');
   if (open == std::string::npos) {
     if (pattern.find(']') != std::string::npos) {
@@ -91,12 +94,14 @@ bool ExpandHostPattern(const std::string& pattern, std::vector<std::string>* out
   std::string end = parts[1];
   long step = 1;
   if (end.empty()) {
-    *why = "bad range '[" + body + "]' in host name '" + pattern + "': the end of the range is missing";
+    *why = "bad range '[" + body + "]' in host name '" + pattern +
+           "': the end of the range is missing";
     return false;
   }
   if (parts.size() == 3) {
     if (!AllDigits(parts[2]) || parts[2].size() > 6 || std::stol(parts[2]) == 0) {
-      *why = "bad range '[" + body + "]' in host name '" + pattern + "': the step must be a positive number";
+      *why = "bad range '[" + body + "]' in host name '" + pattern +
+             "': the step must be a positive number";
       return false;
     }
     step = std::stol(parts[2]);
@@ -118,7 +123,8 @@ bool ExpandHostPattern(const std::string& pattern, std::vector<std::string>* out
     }
     long b = std::stol(beg), e = std::stol(end);
     if (b > e) {
-      *why = "bad range '[" + body + "]' in host name '" + pattern + "': the start must not be after the end";
+      *why = "bad range '[" + body + "]' in host name '" + pattern +
+             "': the start must not be after the end";
       return false;
     }
     if (static_cast<size_t>((e - b) / step + 1) > kMaxExpandedHosts) {
@@ -131,15 +137,18 @@ bool ExpandHostPattern(const std::string& pattern, std::vector<std::string>* out
       if (n.size() < width) n = std::string(width - n.size(), '0') + n;
       seq.push_back(n);
     }
-  } else if (beg.size() == 1 && end.size() == 1 && std::isalpha(static_cast<unsigned char>(beg[0])) &&
+  } else if (beg.size() == 1 && end.size() == 1 &&
+             std::isalpha(static_cast<unsigned char>(beg[0])) &&
              std::isalpha(static_cast<unsigned char>(end[0]))) {
     static const std::string kLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     size_t b = kLetters.find(beg[0]), e = kLetters.find(end[0]);
     if (b > e) {
-      *why = "bad range '[" + body + "]' in host name '" + pattern + "': the start must not be after the end";
+      *why = "bad range '[" + body + "]' in host name '" + pattern +
+             "': the start must not be after the end";
       return false;
     }
-    for (size_t i = b; i <= e; i += static_cast<size_t>(step)) seq.push_back(std::string(1, kLetters[i]));
+    for (size_t i = b; i <= e; i += static_cast<size_t>(step))
+      seq.push_back(std::string(1, kLetters[i]));
   } else {
     *why = "bad range '[" + body + "]' in host name '" + pattern +
            "': expected numbers ([1:3], [01:03]) or single letters ([a:c])";
@@ -148,7 +157,8 @@ bool ExpandHostPattern(const std::string& pattern, std::vector<std::string>* out
   std::vector<std::string> tails;
   if (!ExpandHostPattern(tail, &tails, why)) return false;
   if (seq.size() * tails.size() > kMaxExpandedHosts) {
-    *why = "host name '" + pattern + "' names more than " + std::to_string(kMaxExpandedHosts) + " hosts";
+    *why = "host name '" + pattern + "' names more than " + std::to_string(kMaxExpandedHosts) +
+           " hosts";
     return false;
   }
   for (const auto& s : seq) {
@@ -162,13 +172,24 @@ bool ExpandHostPattern(const std::string& pattern, std::vector<std::string>* out
 const std::vector<std::string>& FaultlineVarNames() {
   // Read by other parts (transports, agent driver, lab); listed so that typos of them are
   // caught here, where the file and line are known.
-  static const std::vector<std::string> kNames = {
-      "faultline_transport",       "faultline_netns",           "faultline_processes",
-      "faultline_services",        "faultline_quorum",          "faultline_production",
-      "faultline_name",            "faultline_agent_path",      "faultline_agent_lease",
-      "faultline_agent_state_dir", "faultline_jump_host",       "faultline_ssh_known_hosts",
-      "faultline_ssh_password_env", "faultline_logs",           "faultline_log_dir",
-      "faultline_data_dir",        "faultline_lab_state",       "faultline_coord"};
+  static const std::vector<std::string> kNames = {"faultline_transport",
+                                                  "faultline_netns",
+                                                  "faultline_processes",
+                                                  "faultline_services",
+                                                  "faultline_quorum",
+                                                  "faultline_production",
+                                                  "faultline_name",
+                                                  "faultline_agent_path",
+                                                  "faultline_agent_lease",
+                                                  "faultline_agent_state_dir",
+                                                  "faultline_jump_host",
+                                                  "faultline_ssh_known_hosts",
+                                                  "faultline_ssh_password_env",
+                                                  "faultline_logs",
+                                                  "faultline_log_dir",
+                                                  "faultline_data_dir",
+                                                  "faultline_lab_state",
+                                                  "faultline_coord"};
   return kNames;
 }
 
@@ -208,7 +229,8 @@ bool StructuredFromString(nlohmann::json* v, std::string* why) {
 bool IsCommand(const nlohmann::json& v) {
   if (v.is_string()) return !Trim(v.get<std::string>()).empty();
   if (!v.is_array() || v.empty()) return false;
-  return std::all_of(v.begin(), v.end(), [](const nlohmann::json& e) { return e.is_string() || e.is_number(); });
+  return std::all_of(v.begin(), v.end(),
+                     [](const nlohmann::json& e) { return e.is_string() || e.is_number(); });
 }
 
 // Checks one variable where it is written and rewrites it into its canonical type. Returns
@@ -245,10 +267,12 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   }
   if (key == "zookeeper_client_port" || key == "ansible_port") {
     long long port = -1;
-    if (v->is_number_integer()) port = v->get<long long>();
+    if (v->is_number_integer())
+      port = v->get<long long>();
     else if (v->is_string() && AllDigits(v->get<std::string>()) && v->get<std::string>().size() < 7)
       port = std::stoll(v->get<std::string>());
-    if (port < 1 || port > 65535) return key + ": expected a TCP port (1-65535), got " + SafeDump(*v);
+    if (port < 1 || port > 65535)
+      return key + ": expected a TCP port (1-65535), got " + SafeDump(*v);
     *v = static_cast<int>(port);
     return "";
   }
@@ -276,19 +300,22 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   if (key == "faultline_processes") {
     if (!StructuredFromString(v, &why)) return key + ": " + why;
     if (!v->is_object()) {
-      return "faultline_processes: expected a mapping of process names to {match: ...}, {pidfile: ...} or {service: ...}";
+      return "faultline_processes: expected a mapping of process names to {match: ...}, {pidfile: "
+             "...} or {service: ...}";
     }
     static const std::vector<std::string> kWays = {"match", "pidfile", "service"};
     for (auto& [name, spec] : v->items()) {
       const std::string where = "faultline_processes." + name;
-      if (!spec.is_object()) return where + ": expected a mapping with one of match, pidfile or service";
+      if (!spec.is_object())
+        return where + ": expected a mapping with one of match, pidfile or service";
       int ways = 0;
       for (auto& [k, val] : spec.items()) {
         if (std::find(kWays.begin(), kWays.end(), k) == kWays.end()) {
           return where + ": " + UnknownNameMessage("key", k, "", kWays);
         }
         if (val.is_number()) val = val.dump();
-        if (!val.is_string() || val.get<std::string>().empty()) return where + "." + k + ": expected a non-empty string";
+        if (!val.is_string() || val.get<std::string>().empty())
+          return where + "." + k + ": expected a non-empty string";
         ++ways;
       }
       if (ways != 1) {
@@ -296,7 +323,8 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
                (ways == 0 ? std::string("none") : std::to_string(ways));
       }
       if (spec.contains("pidfile") && spec["pidfile"].get<std::string>()[0] != '/') {
-        return where + ".pidfile: expected an absolute path, got '" + spec["pidfile"].get<std::string>() + "'";
+        return where + ".pidfile: expected an absolute path, got '" +
+               spec["pidfile"].get<std::string>() + "'";
       }
     }
     return "";
@@ -304,20 +332,24 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   if (key == "faultline_services") {
     if (!StructuredFromString(v, &why)) return key + ": " + why;
     if (!v->is_object()) {
-      return "faultline_services: expected a mapping of service names to {start: ..., stop: ..., status: ...}";
+      return "faultline_services: expected a mapping of service names to {start: ..., stop: ..., "
+             "status: ...}";
     }
     static const std::vector<std::string> kKeys = {"start", "stop", "status"};
     for (auto& [name, spec] : v->items()) {
       const std::string where = "faultline_services." + name;
-      if (!spec.is_object()) return where + ": expected a mapping with start and stop (and optionally status)";
+      if (!spec.is_object())
+        return where + ": expected a mapping with start and stop (and optionally status)";
       for (auto& [k, val] : spec.items()) {
         if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
           return where + ": " + UnknownNameMessage("key", k, "", kKeys);
         }
-        if (!IsCommand(val)) return where + "." + k + ": expected a command (a string or a list of words)";
+        if (!IsCommand(val))
+          return where + "." + k + ": expected a command (a string or a list of words)";
       }
       for (const char* req : {"start", "stop"}) {
-        if (!spec.contains(req)) return where + ": missing '" + req + "' (a service needs start and stop commands)";
+        if (!spec.contains(req))
+          return where + ": missing '" + req + "' (a service needs start and stop commands)";
       }
     }
     return "";
@@ -326,13 +358,15 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
     // The agent driver also takes a bare number of seconds.
     if (v->is_number() && v->get<double>() > 0) return "";
     if (!v->is_string() || !ParseDuration(v->get<std::string>(), &why)) {
-      return key + ": " + (why.empty() ? "expected a duration such as 10s, got " + SafeDump(*v) : why);
+      return key + ": " +
+             (why.empty() ? "expected a duration such as 10s, got " + SafeDump(*v) : why);
     }
     return "";
   }
-  if (key == "faultline_agent_state_dir" || key == "faultline_ssh_known_hosts" || key == "faultline_log_dir" ||
-      key == "faultline_data_dir" || key == "faultline_lab_state" || key == "faultline_jump_host" ||
-      key == "faultline_ssh_password_env" || key == "faultline_coord") {
+  if (key == "faultline_agent_state_dir" || key == "faultline_ssh_known_hosts" ||
+      key == "faultline_log_dir" || key == "faultline_data_dir" || key == "faultline_lab_state" ||
+      key == "faultline_jump_host" || key == "faultline_ssh_password_env" ||
+      key == "faultline_coord") {
     if (!v->is_string()) return key + ": expected a string, got " + SafeDump(*v);
     return "";
   }
@@ -344,7 +378,8 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
   // An unknown faultline_* name is refused only when it looks like a typo of a known one:
   // other parts may read variables this list does not know yet.
   if (key.rfind("faultline_", 0) == 0 &&
-      std::find(FaultlineVarNames().begin(), FaultlineVarNames().end(), key) == FaultlineVarNames().end() &&
+      std::find(FaultlineVarNames().begin(), FaultlineVarNames().end(), key) ==
+          FaultlineVarNames().end() &&
       !NearestName(key, FaultlineVarNames()).empty()) {
     return UnknownNameMessage("faultline variable", key, "", FaultlineVarNames());
   }
@@ -357,7 +392,9 @@ class Builder {
  public:
   explicit Builder(std::string file) : file_(std::move(file)) {}
 
-  void Error(const SourceMark& m, const std::string& msg) { errors_.push_back(m.ToString() + ": " + msg); }
+  void Error(const SourceMark& m, const std::string& msg) {
+    errors_.push_back(m.ToString() + ": " + msg);
+  }
   bool HasErrors() const { return !errors_.empty(); }
   const std::string& file() const { return file_; }
 
@@ -399,10 +436,12 @@ class Builder {
     RawGroup& p = Group(parent, mark);
     p.declared = true;
     Group(child, mark).declared = true;
-    if (std::find(p.children.begin(), p.children.end(), child) == p.children.end()) p.children.push_back(child);
+    if (std::find(p.children.begin(), p.children.end(), child) == p.children.end())
+      p.children.push_back(child);
   }
 
-  void SetVar(std::map<std::string, RawVar>* vars, const std::string& key, nlohmann::json value, const SourceMark& mark) {
+  void SetVar(std::map<std::string, RawVar>* vars, const std::string& key, nlohmann::json value,
+              const SourceMark& mark) {
     std::string why = NormaliseVar(key, &value);
     if (!why.empty()) Error(mark, why);
     (*vars)[key] = RawVar{std::move(value), mark};
@@ -428,8 +467,8 @@ Status Builder::Finish(Inventory* out) {
     const RawGroup& g = groups_.at(name);
     if (g.has_vars_section && !g.declared) {
       Error(g.vars_mark, "[" + name + ":vars] names group '" + name +
-                             "', which is not defined anywhere (expected a [" + name + "] or [" + name +
-                             ":children] section)");
+                             "', which is not defined anywhere (expected a [" + name + "] or [" +
+                             name + ":children] section)");
     }
   }
 
@@ -500,7 +539,8 @@ Status Builder::Finish(Inventory* out) {
   for (const auto& [name, h] : hosts_) {
     auto& gs = host_groups[name];
     gs.insert("all");
-    bool other = std::any_of(gs.begin(), gs.end(), [](const std::string& g) { return g != "all" && g != "ungrouped"; });
+    bool other = std::any_of(gs.begin(), gs.end(),
+                             [](const std::string& g) { return g != "all" && g != "ungrouped"; });
     if (!other) gs.insert("ungrouped");
   }
 
@@ -522,7 +562,8 @@ Status Builder::Finish(Inventory* out) {
     std::sort(gs.begin(), gs.end());
     host.groups = gs;
     if (host.transport() == "netns" && host.VarString("faultline_netns").empty()) {
-      Error(raw.mark, "host '" + name + "' uses faultline_transport netns but has no faultline_netns");
+      Error(raw.mark,
+            "host '" + name + "' uses faultline_transport netns but has no faultline_netns");
     }
     out->hosts.emplace(name, std::move(host));
   }
@@ -590,9 +631,12 @@ std::string Unquote(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (quote) {
-      if (c == quote) quote = 0;
-      else if (c == '\\' && quote == '"' && i + 1 < s.size()) out += s[++i];
-      else out += c;
+      if (c == quote)
+        quote = 0;
+      else if (c == '\\' && quote == '"' && i + 1 < s.size())
+        out += s[++i];
+      else
+        out += c;
     } else if (c == '"' || c == '\'') {
       quote = c;
     } else {
@@ -652,7 +696,8 @@ void ParseIni(const std::string& text, Builder* b) {
       size_t close = t.find(']');
       std::string rest = close == std::string::npos ? "" : Trim(t.substr(close + 1));
       if (close == std::string::npos || (!rest.empty() && rest[0] != '#' && rest[0] != ';')) {
-        b->Error(mark(col), "bad section header '" + t + "': expected [group], [group:children] or [group:vars]");
+        b->Error(mark(col), "bad section header '" + t +
+                                "': expected [group], [group:children] or [group:vars]");
         kind = Kind::kHosts;
         group = "";
         continue;
@@ -700,12 +745,14 @@ void ParseIni(const std::string& text, Builder* b) {
         b->Error(mark(col), "bad variable name '" + key + "' in [" + group + ":vars]");
         continue;
       }
-      if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+      if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+          value.back() == value.front()) {
         value = value.substr(1, value.size() - 2);
       }
       size_t vcol = line.find_first_not_of(" \t", eq + 1);
-      b->SetVar(&b->Group(group, mark(col)).vars, key, value,
-                mark(vcol == std::string::npos ? static_cast<int>(eq) + 2 : static_cast<int>(vcol) + 1));
+      b->SetVar(
+          &b->Group(group, mark(col)).vars, key, value,
+          mark(vcol == std::string::npos ? static_cast<int>(eq) + 2 : static_cast<int>(vcol) + 1));
       continue;
     }
     std::vector<Token> tokens;
@@ -717,7 +764,8 @@ void ParseIni(const std::string& text, Builder* b) {
     if (tokens.empty()) continue;
     if (kind == Kind::kChildren) {
       if (tokens.size() != 1) {
-        b->Error(mark(tokens[1].column), "expected one group name per line in [" + group + ":children], got '" + t + "'");
+        b->Error(mark(tokens[1].column),
+                 "expected one group name per line in [" + group + ":children], got '" + t + "'");
         continue;
       }
       b->AddChild(group, Unquote(tokens[0].raw), mark(tokens[0].column));
@@ -730,16 +778,20 @@ void ParseIni(const std::string& text, Builder* b) {
       int depth = 0;
       size_t colon = std::string::npos;
       for (size_t i = 0; i < pattern.size(); ++i) {
-        if (pattern[i] == '[') ++depth;
-        else if (pattern[i] == ']') --depth;
-        else if (pattern[i] == ':' && depth == 0) colon = i;
+        if (pattern[i] == '[')
+          ++depth;
+        else if (pattern[i] == ']')
+          --depth;
+        else if (pattern[i] == ':' && depth == 0)
+          colon = i;
       }
       if (colon != std::string::npos) {
         port = pattern.substr(colon + 1);
         pattern = pattern.substr(0, colon);
         if (!AllDigits(port)) {
           b->Error(mark(tokens[0].column + static_cast<int>(colon) + 1),
-                   "expected a port number after ':' in host '" + tokens[0].raw + "', got '" + port + "'");
+                   "expected a port number after ':' in host '" + tokens[0].raw + "', got '" +
+                       port + "'");
           continue;
         }
       }
@@ -754,18 +806,21 @@ void ParseIni(const std::string& text, Builder* b) {
     for (size_t i = 1; i < tokens.size(); ++i) {
       size_t eq = tokens[i].raw.find('=');
       if (eq == std::string::npos || eq == 0) {
-        b->Error(mark(tokens[i].column), "expected key=value after host '" + tokens[0].raw + "', got '" + tokens[i].raw + "'");
+        b->Error(mark(tokens[i].column), "expected key=value after host '" + tokens[0].raw +
+                                             "', got '" + tokens[i].raw + "'");
         bad = true;
         break;
       }
       vars.push_back({tokens[i].raw.substr(0, eq),
-                      {IniLiteral(tokens[i].raw.substr(eq + 1)), mark(tokens[i].column + static_cast<int>(eq) + 1)}});
+                      {IniLiteral(tokens[i].raw.substr(eq + 1)),
+                       mark(tokens[i].column + static_cast<int>(eq) + 1)}});
     }
     if (bad) continue;
     for (const auto& name : names) {
       b->AddHost(group, name, mark(tokens[0].column));
       RawHost& h = b->Host(name, mark(tokens[0].column));
-      if (!port.empty()) b->SetVar(&h.vars, "ansible_port", std::stoll(port.substr(0, 7)), mark(tokens[0].column));
+      if (!port.empty())
+        b->SetVar(&h.vars, "ansible_port", std::stoll(port.substr(0, 7)), mark(tokens[0].column));
       for (const auto& [k, v] : vars) b->SetVar(&h.vars, k, v.first, v.second);
     }
   }
@@ -783,7 +838,8 @@ bool CheckMapKeys(Builder* b, const YAML::Node& map, const std::string& where) {
       continue;
     }
     if (!seen.insert(kv.first.Scalar()).second) {
-      b->Error(MarkOf(b->file(), kv.first), "duplicate key '" + kv.first.Scalar() + "' in " + where);
+      b->Error(MarkOf(b->file(), kv.first),
+               "duplicate key '" + kv.first.Scalar() + "' in " + where);
       ok = false;
     }
   }
@@ -799,12 +855,13 @@ void ParseYamlVars(Builder* b, const YAML::Node& node, const std::string& where,
   }
   if (!CheckMapKeys(b, node, where)) return;
   for (const auto& kv : node) {
-    b->SetVar(vars, kv.first.Scalar(), YamlToJson(kv.second, YamlTyping::kYaml11), MarkOf(b->file(), kv.second));
+    b->SetVar(vars, kv.first.Scalar(), YamlToJson(kv.second, YamlTyping::kYaml11),
+              MarkOf(b->file(), kv.second));
   }
 }
 
-void ParseYamlGroup(Builder* b, const std::string& name, const YAML::Node& key, const YAML::Node& node,
-                    const std::string& parent, int depth) {
+void ParseYamlGroup(Builder* b, const std::string& name, const YAML::Node& key,
+                    const YAML::Node& node, const std::string& parent, int depth) {
   SourceMark gmark = MarkOf(b->file(), key);
   if (depth > 64) {
     b->Error(gmark, "groups nested more than 64 deep");
@@ -815,7 +872,8 @@ void ParseYamlGroup(Builder* b, const std::string& name, const YAML::Node& key, 
   if (node.IsNull()) return;
   const std::string where = "group '" + name + "'";
   if (!node.IsMap()) {
-    b->Error(MarkOf(b->file(), node), "expected " + where + " to be a mapping with hosts, vars or children");
+    b->Error(MarkOf(b->file(), node),
+             "expected " + where + " to be a mapping with hosts, vars or children");
     return;
   }
   if (!CheckMapKeys(b, node, where)) return;
@@ -850,11 +908,13 @@ void ParseYamlGroup(Builder* b, const std::string& name, const YAML::Node& key, 
     } else if (k == "children") {
       if (v.IsNull()) continue;
       if (!v.IsMap()) {
-        b->Error(MarkOf(b->file(), v), "expected the children of " + where + " as a mapping of group names");
+        b->Error(MarkOf(b->file(), v),
+                 "expected the children of " + where + " as a mapping of group names");
         continue;
       }
       if (!CheckMapKeys(b, v, "children of " + where)) continue;
-      for (const auto& cv : v) ParseYamlGroup(b, cv.first.Scalar(), cv.first, cv.second, name, depth + 1);
+      for (const auto& cv : v)
+        ParseYamlGroup(b, cv.first.Scalar(), cv.first, cv.second, name, depth + 1);
     } else {
       b->Error(MarkOf(b->file(), kv.first), UnknownNameMessage("key", k, where, kKeys));
     }
@@ -864,7 +924,8 @@ void ParseYamlGroup(Builder* b, const std::string& name, const YAML::Node& key, 
 void ParseYamlInventory(const YAML::Node& root, Builder* b) {
   if (root.IsNull()) return;
   if (!root.IsMap()) {
-    b->Error(MarkOf(b->file(), root), "expected a mapping of groups (usually 'all:') at the top of a YAML inventory");
+    b->Error(MarkOf(b->file(), root),
+             "expected a mapping of groups (usually 'all:') at the top of a YAML inventory");
     return;
   }
   if (!CheckMapKeys(b, root, "the inventory")) return;
@@ -872,7 +933,8 @@ void ParseYamlInventory(const YAML::Node& root, Builder* b) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Ansible tries its YAML plugin for .yml/.yaml/.json files and INI for the rest; a file

@@ -1,21 +1,26 @@
 #include "orchestrator/inventory_yaml.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <cctype>
 
 namespace faultline {
 namespace {
 
-bool IsNull(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+bool IsNull(const std::string& s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
 
 int BoolOf(const std::string& s, YamlTyping typing) {
   static const std::vector<std::string> kTrue12 = {"true", "True", "TRUE"};
   static const std::vector<std::string> kFalse12 = {"false", "False", "FALSE"};
   static const std::vector<std::string> kTrue11 = {"yes", "Yes", "YES", "on", "On", "ON", "y", "Y"};
-  static const std::vector<std::string> kFalse11 = {"no", "No", "NO", "off", "Off", "OFF", "n", "N"};
-  auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), s) != v.end(); };
+  static const std::vector<std::string> kFalse11 = {"no",  "No",  "NO", "off",
+                                                    "Off", "OFF", "n",  "N"};
+  auto in = [&](const std::vector<std::string>& v) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
   if (in(kTrue12)) return 1;
   if (in(kFalse12)) return 0;
   if (typing == YamlTyping::kYaml11) {
@@ -78,8 +83,9 @@ nlohmann::json TypePlainScalar(const std::string& s, YamlTyping typing) {
     if (errno == 0) return v;
     return s;
   }
-  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' &&
-      std::all_of(s.begin() + 2, s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' && std::all_of(s.begin() + 2, s.end(), [](char c) {
+        return std::isxdigit(static_cast<unsigned char>(c));
+      })) {
     errno = 0;
     long long v = std::strtoll(s.c_str(), nullptr, 16);
     if (errno == 0) return v;
@@ -104,7 +110,8 @@ nlohmann::json YamlToJson(const YAML::Node& node, YamlTyping typing) {
     case YAML::NodeType::Map: {
       nlohmann::json obj = nlohmann::json::object();
       for (const auto& kv : node) {
-        std::string key = kv.first.IsScalar() ? kv.first.Scalar() : SafeDump(YamlToJson(kv.first, typing));
+        std::string key =
+            kv.first.IsScalar() ? kv.first.Scalar() : SafeDump(YamlToJson(kv.first, typing));
         obj[key] = YamlToJson(kv.second, typing);
       }
       return obj;
@@ -123,7 +130,9 @@ SourceMark MarkOf(const std::string& file, const YAML::Mark& mark) {
   return m;
 }
 
-SourceMark MarkOf(const std::string& file, const YAML::Node& node) { return MarkOf(file, node.Mark()); }
+SourceMark MarkOf(const std::string& file, const YAML::Node& node) {
+  return MarkOf(file, node.Mark());
+}
 
 int EditDistance(std::string_view a, std::string_view b) {
   const size_t n = a.size(), m = b.size();
@@ -159,7 +168,8 @@ std::string NearestName(const std::string& word, const std::vector<std::string>&
   if (best_d <= 1 || static_cast<size_t>(best_d) * 3 <= longer) return best;
   // A shortened name ("child" for "children") is a typo too.
   for (const auto& c : candidates) {
-    if (word.size() >= 3 && c.size() > word.size() && c.compare(0, word.size(), word) == 0) return c;
+    if (word.size() >= 3 && c.size() > word.size() && c.compare(0, word.size(), word) == 0)
+      return c;
   }
   return "";
 }
@@ -190,9 +200,14 @@ std::optional<SourceMark> FirstInvalidUtf8(const std::string& text, const std::s
   const size_t n = text.size();
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     bool ok = len != 0 && i + len <= n;
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
     if (ok && len == 2) ok = c >= 0xC2;  // no overlong forms
     if (ok && len == 3) {
       unsigned char c1 = static_cast<unsigned char>(text[i + 1]);

@@ -3,13 +3,13 @@
 // "did you mean" suggestion for unknown keys.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "base/source_mark.h"
 

@@ -40,10 +40,14 @@ std::string ParamsText(const nlohmann::json& params) {
 
 std::string PickName(TargetSpec::Pick p) {
   switch (p) {
-    case TargetSpec::Pick::kAll: return "all";
-    case TargetSpec::Pick::kOne: return "one";
-    case TargetSpec::Pick::kMajority: return "majority";
-    case TargetSpec::Pick::kMinority: return "minority";
+    case TargetSpec::Pick::kAll:
+      return "all";
+    case TargetSpec::Pick::kOne:
+      return "one";
+    case TargetSpec::Pick::kMajority:
+      return "majority";
+    case TargetSpec::Pick::kMinority:
+      return "minority";
   }
   return "all";
 }
@@ -61,10 +65,18 @@ std::vector<std::string> PickHosts(std::vector<std::string> candidates, TargetSp
   const size_t n = candidates.size();
   size_t k = n;
   switch (pick) {
-    case TargetSpec::Pick::kAll: k = n; break;
-    case TargetSpec::Pick::kOne: k = n ? 1 : 0; break;
-    case TargetSpec::Pick::kMajority: k = n / 2 + 1; break;
-    case TargetSpec::Pick::kMinority: k = n ? (n - 1) / 2 : 0; break;
+    case TargetSpec::Pick::kAll:
+      k = n;
+      break;
+    case TargetSpec::Pick::kOne:
+      k = n ? 1 : 0;
+      break;
+    case TargetSpec::Pick::kMajority:
+      k = n / 2 + 1;
+      break;
+    case TargetSpec::Pick::kMinority:
+      k = n ? (n - 1) / 2 : 0;
+      break;
   }
   if (k >= n) return candidates;
   size_t start = static_cast<size_t>(Fnv1a(run_id + '\0' + salt) % n);
@@ -74,29 +86,32 @@ std::vector<std::string> PickHosts(std::vector<std::string> candidates, TargetSp
   return out;
 }
 
-Status ResolveStaticTarget(const TargetSpec& target, const Inventory& inventory, const std::string& run_id,
-                           std::vector<std::string>* hosts) {
+Status ResolveStaticTarget(const TargetSpec& target, const Inventory& inventory,
+                           const std::string& run_id, std::vector<std::string>* hosts) {
   hosts->clear();
   switch (target.kind) {
     case TargetSpec::Kind::kHost:
       for (const auto& h : target.names) {
         if (!inventory.FindHost(h)) {
-          return Status::Invalid(target.mark.ToString() + ": host '" + h + "' is not in inventory " + inventory.path);
+          return Status::Invalid(target.mark.ToString() + ": host '" + h +
+                                 "' is not in inventory " + inventory.path);
         }
         if (std::find(hosts->begin(), hosts->end(), h) == hosts->end()) hosts->push_back(h);
       }
       return Status::Ok();
     case TargetSpec::Kind::kGroup: {
-      if (target.names.empty()) return Status::Invalid(target.mark.ToString() + ": target names no group");
+      if (target.names.empty())
+        return Status::Invalid(target.mark.ToString() + ": target names no group");
       const InventoryGroup* g = inventory.FindGroup(target.names[0]);
       if (!g) {
-        return Status::Invalid(target.mark.ToString() + ": group '" + target.names[0] + "' is not in inventory " +
-                               inventory.path);
+        return Status::Invalid(target.mark.ToString() + ": group '" + target.names[0] +
+                               "' is not in inventory " + inventory.path);
       }
       *hosts = PickHosts(g->hosts, target.pick, run_id, "group:" + g->name);
       if (hosts->empty()) {
-        return Status::Invalid(target.mark.ToString() + ": pick " + PickName(target.pick) + " of group '" + g->name +
-                               "' (" + std::to_string(g->hosts.size()) + " hosts) names no host");
+        return Status::Invalid(target.mark.ToString() + ": pick " + PickName(target.pick) +
+                               " of group '" + g->name + "' (" + std::to_string(g->hosts.size()) +
+                               " hosts) names no host");
       }
       return Status::Ok();
     }
@@ -111,13 +126,20 @@ Status ResolveStaticTarget(const TargetSpec& target, const Inventory& inventory,
 std::string DescribePredicate(const ProbeSpec& probe, const Predicate& p) {
   std::string s = probe.Key();
   switch (p.op) {
-    case Predicate::Op::kEquals: return s + " = " + ValueText(p.operand);
-    case Predicate::Op::kNotEquals: return s + " ≠ " + ValueText(p.operand);
-    case Predicate::Op::kPresent: return s + " present";
-    case Predicate::Op::kAbsent: return s + " absent";
-    case Predicate::Op::kAtMost: return s + " ≤ " + ValueText(p.operand);
-    case Predicate::Op::kAtLeast: return s + " ≥ " + ValueText(p.operand);
-    case Predicate::Op::kChanged: return s + " changed";
+    case Predicate::Op::kEquals:
+      return s + " = " + ValueText(p.operand);
+    case Predicate::Op::kNotEquals:
+      return s + " ≠ " + ValueText(p.operand);
+    case Predicate::Op::kPresent:
+      return s + " present";
+    case Predicate::Op::kAbsent:
+      return s + " absent";
+    case Predicate::Op::kAtMost:
+      return s + " ≤ " + ValueText(p.operand);
+    case Predicate::Op::kAtLeast:
+      return s + " ≥ " + ValueText(p.operand);
+    case Predicate::Op::kChanged:
+      return s + " changed";
   }
   return s;
 }
@@ -127,29 +149,42 @@ std::string DescribeExpectation(const Expectation& e) {
   std::string anchor = e.anchor.empty() ? "the first fault" : e.anchor;
   std::string window;
   switch (e.window) {
-    case Expectation::Window::kDrill: window = "the whole drill"; break;
-    case Expectation::Window::kDuringFault: window = "while " + anchor + " is applied"; break;
-    case Expectation::Window::kAfterRevert: window = "after " + anchor + " is reverted"; break;
+    case Expectation::Window::kDrill:
+      window = "the whole drill";
+      break;
+    case Expectation::Window::kDuringFault:
+      window = "while " + anchor + " is applied";
+      break;
+    case Expectation::Window::kAfterRevert:
+      window = "after " + anchor + " is reverted";
+      break;
   }
   switch (e.mode) {
     case Expectation::Mode::kWithin:
-      if (e.window == Expectation::Window::kAfterRevert) return s + " within " + FormatDuration(e.span) + " of reverting " + anchor;
+      if (e.window == Expectation::Window::kAfterRevert)
+        return s + " within " + FormatDuration(e.span) + " of reverting " + anchor;
       return s + " within " + FormatDuration(e.span) + " of " + anchor;
-    case Expectation::Mode::kAlways: return s + " always, " + window;
-    case Expectation::Mode::kNever: return "never " + s + ", " + window;
-    case Expectation::Mode::kFor: return s + " for " + FormatDuration(e.span) + " on end, " + window;
+    case Expectation::Mode::kAlways:
+      return s + " always, " + window;
+    case Expectation::Mode::kNever:
+      return "never " + s + ", " + window;
+    case Expectation::Mode::kFor:
+      return s + " for " + FormatDuration(e.span) + " on end, " + window;
   }
   return s;
 }
 
-Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::string& run_id, Plan* out) {
+Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::string& run_id,
+                 Plan* out) {
   *out = Plan();
   out->drill = drill.name;
   out->drill_file = drill.file;
   out->inventory = inventory.path;
   out->run_id = run_id;
-  for (const auto& c : drill.steady_state) out->steady_state.push_back(DescribePredicate(c.probe, c.predicate));
-  for (const auto& e : drill.expect) out->expectations.push_back(e.id + ": " + DescribeExpectation(e));
+  for (const auto& c : drill.steady_state)
+    out->steady_state.push_back(DescribePredicate(c.probe, c.predicate));
+  for (const auto& e : drill.expect)
+    out->expectations.push_back(e.id + ": " + DescribeExpectation(e));
 
   std::vector<std::string> errors;
   for (const auto& f : drill.faults) {
@@ -167,7 +202,8 @@ Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::stri
     std::string what = ParamsText(f.params);
     if (role) {
       what = "pick " + PickName(f.target.pick) + " of the hosts " + f.target.names[0] +
-             " names, resolved at run time from " + f.target.names[0] + (what.empty() ? "" : "; " + what);
+             " names, resolved at run time from " + f.target.names[0] +
+             (what.empty() ? "" : "; " + what);
     }
     for (const auto& h : hosts) {
       PlanAction inject{f.offset, h, true, role, f.name, f.action, what, f.mark};
@@ -180,15 +216,17 @@ Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::stri
   if (!errors.empty()) return Status::Invalid(JoinNames(errors, "\n"));
   // Time order; at the same moment reverts go first (they free what an inject may need),
   // then by host and fault for a stable listing. "end" sorts last.
-  std::stable_sort(out->actions.begin(), out->actions.end(), [](const PlanAction& a, const PlanAction& b) {
-    Millis ta = a.at.value_or(Millis::max()), tb = b.at.value_or(Millis::max());
-    if (ta != tb) return ta < tb;
-    if (a.inject != b.inject) return !a.inject;
-    if (a.host != b.host) return a.host < b.host;
-    return a.fault < b.fault;
-  });
+  std::stable_sort(out->actions.begin(), out->actions.end(),
+                   [](const PlanAction& a, const PlanAction& b) {
+                     Millis ta = a.at.value_or(Millis::max()), tb = b.at.value_or(Millis::max());
+                     if (ta != tb) return ta < tb;
+                     if (a.inject != b.inject) return !a.inject;
+                     if (a.host != b.host) return a.host < b.host;
+                     return a.fault < b.fault;
+                   });
   for (const auto& a : out->actions) {
-    if (std::find(out->host_order.begin(), out->host_order.end(), a.host) == out->host_order.end()) {
+    if (std::find(out->host_order.begin(), out->host_order.end(), a.host) ==
+        out->host_order.end()) {
       out->host_order.push_back(a.host);
     }
   }
@@ -197,15 +235,18 @@ Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::stri
 
 std::string FormatPlan(const Plan& plan) {
   std::ostringstream os;
-  os << "drill " << plan.drill << " (" << plan.drill_file << ") on inventory " << plan.inventory << "\n";
-  os << "run id " << plan.run_id << " (group picks depend on it: pass the same --run-id to faultline run)\n";
+  os << "drill " << plan.drill << " (" << plan.drill_file << ") on inventory " << plan.inventory
+     << "\n";
+  os << "run id " << plan.run_id
+     << " (group picks depend on it: pass the same --run-id to faultline run)\n";
   os << "\nbefore any fault, steady state must hold:\n";
   if (plan.steady_state.empty()) os << "  (no steady-state checks)\n";
   for (const auto& s : plan.steady_state) os << "  " << s << "\n";
 
   auto line = [&](const PlanAction& a, bool with_host) {
     std::string at = AtText(a.at);
-    os << "  " << at << std::string(at.size() < 8 ? 8 - at.size() : 1, ' ') << (a.inject ? "inject " : "revert ");
+    os << "  " << at << std::string(at.size() < 8 ? 8 - at.size() : 1, ' ')
+       << (a.inject ? "inject " : "revert ");
     if (with_host) {
       os << a.host << std::string(a.host.size() < 16 ? 16 - a.host.size() : 1, ' ');
     }

@@ -45,11 +45,12 @@ std::vector<std::string> PickHosts(std::vector<std::string> candidates, TargetSp
 
 // The hosts a host or group target lands on. kInvalid for a role target (resolved at run
 // time from its probe) or for names missing from the inventory.
-Status ResolveStaticTarget(const TargetSpec& target, const Inventory& inventory, const std::string& run_id,
-                           std::vector<std::string>* hosts);
+Status ResolveStaticTarget(const TargetSpec& target, const Inventory& inventory,
+                           const std::string& run_id, std::vector<std::string>* hosts);
 
 // REQUIRES: the drill parsed, and CheckDrillAgainstInventory passed.
-Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::string& run_id, Plan* out);
+Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::string& run_id,
+                 Plan* out);
 
 // The timeline, then every host's actions in order; plain text for a terminal.
 std::string FormatPlan(const Plan& plan);

@@ -15,21 +15,35 @@ namespace {
 void RegisterTestEntries() {
   using K = FaultParam::Kind;
   auto& cat = FaultCatalogue::Global();
-  cat.Register({"process.kill", "kill a process", {{"process", K::kString, true, "", "process"}}, true}, nullptr);
-  cat.Register({"service.stop", "stop a service", {{"service", K::kString, true, "", "service"}}, true}, nullptr);
-  cat.Register({"network.delay", "delay packets",
-                {{"latency", K::kDuration, true, "", ""}, {"peers", K::kStringList, false, "", "host"}}, false},
-               nullptr);
-  cat.Register({"network.partition", "isolate", {{"peers", K::kStringList, false, "", "group"}}, true}, nullptr);
-  cat.Register({"command", "run commands",
-                {{"inject", K::kCommand, true, "", ""}, {"revert", K::kCommand, true, "", ""},
+  cat.Register(
+      {"process.kill", "kill a process", {{"process", K::kString, true, "", "process"}}, true},
+      nullptr);
+  cat.Register(
+      {"service.stop", "stop a service", {{"service", K::kString, true, "", "service"}}, true},
+      nullptr);
+  cat.Register(
+      {"network.delay",
+       "delay packets",
+       {{"latency", K::kDuration, true, "", ""}, {"peers", K::kStringList, false, "", "host"}},
+       false},
+      nullptr);
+  cat.Register(
+      {"network.partition", "isolate", {{"peers", K::kStringList, false, "", "group"}}, true},
+      nullptr);
+  cat.Register({"command",
+                "run commands",
+                {{"inject", K::kCommand, true, "", ""},
+                 {"revert", K::kCommand, true, "", ""},
                  {"removes_host", K::kBool, false, "", ""}},
                 false},
                nullptr);
   auto& probes = ProbeRegistry::Global();
   probes.Register({"zk.leader", "the leader", {}, true}, nullptr);
   probes.Register({"zk.quorum", "quorum up", {}, false}, nullptr);
-  probes.Register({"process.running", "pid alive", {{"process", true, "", "process"}, {"host", false, "", "host"}}, false},
+  probes.Register({"process.running",
+                   "pid alive",
+                   {{"process", true, "", "process"}, {"host", false, "", "host"}},
+                   false},
                   nullptr);
 }
 
@@ -73,75 +87,112 @@ class PlanTest : public ::testing::Test {
 };
 
 TEST_F(PlanTest, MissingNamesCarryTheDrillMark) {
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {host: nn3}, process: namenode}\n"),
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {host: nn3}, "
+                  "process: namenode}\n"),
             "d.yaml:3:45: unknown host 'nn3' in inventory inv.ini; did you mean 'nn1'?");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: namenode}, process: namenode}\n"),
-            "d.yaml:3:45: unknown group 'namenode' in inventory inv.ini; did you mean 'namenodes'?");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: namenodes}, process: datanode}\n"),
-            "d.yaml:3:5: process 'datanode' is not defined in faultline_processes of host(s) nn1, nn2 in inventory "
+  EXPECT_EQ(
+      Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: namenode}, "
+            "process: namenode}\n"),
+      "d.yaml:3:45: unknown group 'namenode' in inventory inv.ini; did you mean 'namenodes'?");
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: "
+                  "namenodes}, process: datanode}\n"),
+            "d.yaml:3:5: process 'datanode' is not defined in faultline_processes of host(s) nn1, "
+            "nn2 in inventory "
             "inv.ini");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {hosts: [nn1, gw]}, process: namenode}\n"),
-            "d.yaml:3:5: process 'namenode' is not defined in faultline_processes of host(s) gw in inventory inv.ini");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: service.stop, target: {role: zk.leader}, service: zookeeper}\n"),
-            "d.yaml:3:5: service 'zookeeper' is not defined in faultline_services of any host in inventory inv.ini");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: network.delay, target: {host: nn1}, latency: 1s, peers: [zk1, zk9]}\n"),
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {hosts: [nn1, "
+                  "gw]}, process: namenode}\n"),
+            "d.yaml:3:5: process 'namenode' is not defined in faultline_processes of host(s) gw in "
+            "inventory inv.ini");
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: service.stop, target: {role: "
+                  "zk.leader}, service: zookeeper}\n"),
+            "d.yaml:3:5: service 'zookeeper' is not defined in faultline_services of any host in "
+            "inventory inv.ini");
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: network.delay, target: {host: nn1}, "
+                  "latency: 1s, peers: [zk1, zk9]}\n"),
             "d.yaml:3:5: unknown host 'zk9' in inventory inv.ini; did you mean 'zk1'?");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: network.delay, target: {host: nn1}, latency: 1s}\n"
-                  "steady_state:\n  - {probe: process.running, process: zookeeper, host: nn1, present: true}\n"),
-            "d.yaml:5:5: process 'zookeeper' is not defined in faultline_processes of host(s) nn1 in inventory inv.ini");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {role: zk.leader}, process: zookeeper}\n"
-                  "expect:\n  - {probe: process.running, process: zookeeper, present: true, within: 5s}\n"),
-            "");
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: network.delay, target: {host: nn1}, "
+                  "latency: 1s}\n"
+                  "steady_state:\n  - {probe: process.running, process: zookeeper, host: nn1, "
+                  "present: true}\n"),
+            "d.yaml:5:5: process 'zookeeper' is not defined in faultline_processes of host(s) nn1 "
+            "in inventory inv.ini");
+  EXPECT_EQ(
+      Check(
+          "name: x\nfaults:\n  - {name: a, action: process.kill, target: {role: zk.leader}, "
+          "process: zookeeper}\n"
+          "expect:\n  - {probe: process.running, process: zookeeper, present: true, within: 5s}\n"),
+      "");
   // A probe pointed at the fault's own hosts is resolved at run time.
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {role: zk.leader}, process: zookeeper}\n"
-                  "expect:\n  - {probe: process.running, process: zookeeper, host: '${target}', present: false, within: 5s}\n"),
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {role: "
+                  "zk.leader}, process: zookeeper}\n"
+                  "expect:\n  - {probe: process.running, process: zookeeper, host: '${target}', "
+                  "present: false, within: 5s}\n"),
             "");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: namenodes, pick: minority}, process: namenode}\n"),
-            "d.yaml:3:45: group 'namenodes' has 2 host(s): too few for a minority; expected a group of at least 3");
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: "
+                  "namenodes, pick: minority}, process: namenode}\n"),
+            "d.yaml:3:45: group 'namenodes' has 2 host(s): too few for a minority; expected a "
+            "group of at least 3");
 }
 
 TEST_F(PlanTest, QuorumSafetyRule) {
   // A minority of the 5-node ensemble is fine; a majority is refused.
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: zookeeper, pick: minority}, process: zookeeper}\n"), "");
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: zookeeper, pick: majority}, process: zookeeper}\n"),
-            "d.yaml:3:5: fault 'a' can take down 3 of the 5 hosts of quorum group 'zookeeper' at once, a majority; add "
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: "
+                  "zookeeper, pick: minority}, process: zookeeper}\n"),
+            "");
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: process.kill, target: {group: "
+                  "zookeeper, pick: majority}, process: zookeeper}\n"),
+            "d.yaml:3:5: fault 'a' can take down 3 of the 5 hosts of quorum group 'zookeeper' at "
+            "once, a majority; add "
             "'expects_quorum_loss: true' to the drill if losing the quorum is its point");
   // Three overlapping single-host faults add up to a majority...
   const std::string three =
       "name: x\nfaults:\n"
       "  - {name: a, action: process.kill, target: {host: zk1}, process: zookeeper}\n"
-      "  - {name: b, action: network.partition, target: {group: zookeeper, pick: one}, offset: 5s, duration: 10s}\n"
-      "  - {name: c, action: process.kill, target: {role: zk.leader}, process: zookeeper, offset: 10s}\n";
+      "  - {name: b, action: network.partition, target: {group: zookeeper, pick: one}, offset: 5s, "
+      "duration: 10s}\n"
+      "  - {name: c, action: process.kill, target: {role: zk.leader}, process: zookeeper, offset: "
+      "10s}\n";
   EXPECT_EQ(Check(three),
-            "d.yaml:5:5: faults 'a', 'b', 'c' together can take down 3 of the 5 hosts of quorum group 'zookeeper' at "
-            "once, a majority; add 'expects_quorum_loss: true' to the drill if losing the quorum is its point");
+            "d.yaml:5:5: faults 'a', 'b', 'c' together can take down 3 of the 5 hosts of quorum "
+            "group 'zookeeper' at "
+            "once, a majority; add 'expects_quorum_loss: true' to the drill if losing the quorum "
+            "is its point");
   // ...unless they do not overlap in time,
   EXPECT_EQ(Check("name: x\nfaults:\n"
-                  "  - {name: a, action: process.kill, target: {host: zk1}, process: zookeeper, duration: 5s}\n"
-                  "  - {name: b, action: process.kill, target: {host: zk2}, process: zookeeper, offset: 5s, duration: 5s}\n"
-                  "  - {name: c, action: process.kill, target: {host: zk3}, process: zookeeper, offset: 10s}\n"),
+                  "  - {name: a, action: process.kill, target: {host: zk1}, process: zookeeper, "
+                  "duration: 5s}\n"
+                  "  - {name: b, action: process.kill, target: {host: zk2}, process: zookeeper, "
+                  "offset: 5s, duration: 5s}\n"
+                  "  - {name: c, action: process.kill, target: {host: zk3}, process: zookeeper, "
+                  "offset: 10s}\n"),
             "");
   // ...or the drill says the quorum loss is its point.
   EXPECT_EQ(Check(three + "expects_quorum_loss: true\n"), "");
   // Actions that leave a host in its quorum (delay) do not count.
-  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: network.delay, target: {group: zookeeper}, latency: 100ms}\n"), "");
+  EXPECT_EQ(Check("name: x\nfaults:\n  - {name: a, action: network.delay, target: {group: "
+                  "zookeeper}, latency: 100ms}\n"),
+            "");
   // A command fault counts when it says it takes its host out.
   const std::string cmd =
-      "name: x\nfaults:\n  - {name: a, action: command, target: {group: zookeeper, pick: majority}, inject: a, revert: b";
+      "name: x\nfaults:\n  - {name: a, action: command, target: {group: zookeeper, pick: "
+      "majority}, inject: a, revert: b";
   EXPECT_EQ(Check(cmd + "}\n"), "");
   EXPECT_EQ(Check(cmd + ", removes_host: true}\n"),
-            "d.yaml:3:5: fault 'a' can take down 3 of the 5 hosts of quorum group 'zookeeper' at once, a majority; add "
+            "d.yaml:3:5: fault 'a' can take down 3 of the 5 hosts of quorum group 'zookeeper' at "
+            "once, a majority; add "
             "'expects_quorum_loss: true' to the drill if losing the quorum is its point");
   // The same host twice is one host.
-  EXPECT_EQ(Check("name: x\nfaults:\n"
-                  "  - {name: a, action: process.kill, target: {hosts: [zk1, zk2]}, process: zookeeper}\n"
-                  "  - {name: b, action: network.partition, target: {hosts: [zk2, nn1]}}\n"),
-            "");
+  EXPECT_EQ(
+      Check("name: x\nfaults:\n"
+            "  - {name: a, action: process.kill, target: {hosts: [zk1, zk2]}, process: zookeeper}\n"
+            "  - {name: b, action: network.partition, target: {hosts: [zk2, nn1]}}\n"),
+      "");
 }
 
 TEST_F(PlanTest, PickHostsIsDeterministicAndSized) {
   std::vector<std::string> five = {"zk5", "zk1", "zk3", "zk2", "zk4"};
-  EXPECT_EQ(PickHosts(five, TargetSpec::Pick::kAll, "r", "g"), (std::vector<std::string>{"zk1", "zk2", "zk3", "zk4", "zk5"}));
+  EXPECT_EQ(PickHosts(five, TargetSpec::Pick::kAll, "r", "g"),
+            (std::vector<std::string>{"zk1", "zk2", "zk3", "zk4", "zk5"}));
   EXPECT_EQ(PickHosts(five, TargetSpec::Pick::kOne, "r", "g").size(), 1u);
   EXPECT_EQ(PickHosts(five, TargetSpec::Pick::kMajority, "r", "g").size(), 3u);
   EXPECT_EQ(PickHosts(five, TargetSpec::Pick::kMinority, "r", "g").size(), 2u);
@@ -165,7 +216,8 @@ TEST_F(PlanTest, ResolveStaticTarget) {
   t.names = {"zookeeper"};
   t.pick = TargetSpec::Pick::kMajority;
   ASSERT_TRUE(ResolveStaticTarget(t, inv_, "r1", &hosts).ok());
-  EXPECT_EQ(hosts, PickHosts(inv_.FindGroup("zookeeper")->hosts, TargetSpec::Pick::kMajority, "r1", "group:zookeeper"));
+  EXPECT_EQ(hosts, PickHosts(inv_.FindGroup("zookeeper")->hosts, TargetSpec::Pick::kMajority, "r1",
+                             "group:zookeeper"));
   t.kind = TargetSpec::Kind::kHost;
   t.names = {"nn2", "nn1", "nn2"};
   ASSERT_TRUE(ResolveStaticTarget(t, inv_, "r1", &hosts).ok());
@@ -174,7 +226,8 @@ TEST_F(PlanTest, ResolveStaticTarget) {
   t.mark.file = "d.yaml";
   t.mark.line = 4;
   t.mark.column = 13;
-  EXPECT_EQ(ResolveStaticTarget(t, inv_, "r1", &hosts).message(), "d.yaml:4:13: host 'nope' is not in inventory inv.ini");
+  EXPECT_EQ(ResolveStaticTarget(t, inv_, "r1", &hosts).message(),
+            "d.yaml:4:13: host 'nope' is not in inventory inv.ini");
   t.kind = TargetSpec::Kind::kRole;
   t.names = {"zk.leader"};
   EXPECT_EQ(ResolveStaticTarget(t, inv_, "r1", &hosts).message(),
@@ -182,8 +235,10 @@ TEST_F(PlanTest, ResolveStaticTarget) {
 }
 
 TEST_F(PlanTest, CommandsAreShownShellQuoted) {
-  Drill d = Parse("name: x\nfaults:\n  - {name: c, action: command, target: {host: nn1}, inject: [sh, -c, 'kill -STOP 1'], "
-                  "revert: [sh, -c, \"kill -CONT 1\"]}\n");
+  Drill d = Parse(
+      "name: x\nfaults:\n  - {name: c, action: command, target: {host: nn1}, inject: [sh, -c, "
+      "'kill -STOP 1'], "
+      "revert: [sh, -c, \"kill -CONT 1\"]}\n");
   Plan plan;
   ASSERT_TRUE(BuildPlan(d, inv_, "r", &plan).ok());
   EXPECT_EQ(plan.actions[0].what, "inject=[sh -c 'kill -STOP 1'] revert=[sh -c 'kill -CONT 1']");
