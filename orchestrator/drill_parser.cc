@@ -496,6 +496,7 @@ void DrillParser::ParseFaults(const YAML::Node& list, Drill* d) {
       ParseTarget(target, where, &f.target);
     }
     std::vector<std::string> param_names;
+    std::set<std::string> misspelt;  // known names that unknown keys were taken for
     if (info) {
       for (const auto& p : info->params) param_names.push_back(p.name);
     }
@@ -522,6 +523,7 @@ void DrillParser::ParseFaults(const YAML::Node& list, Drill* d) {
       if (p == info->params.end()) {
         Err(kv.first, UnknownNameMessage("key", k, where + " (action " + f.action + ")",
                                          Concat(kFaultKeys, param_names)));
+        misspelt.insert(NearestName(k, Concat(kFaultKeys, param_names)));
         continue;
       }
       nlohmann::json v;
@@ -529,7 +531,8 @@ void DrillParser::ParseFaults(const YAML::Node& list, Drill* d) {
     }
     if (info) {
       for (const auto& p : info->params) {
-        if (p.required && !n[p.name].IsDefined()) {
+        // A misspelt required parameter is already reported with its suggestion.
+        if (p.required && !n[p.name].IsDefined() && !misspelt.count(p.name)) {
           Err(n, "missing parameter '" + p.name + "' for action " + f.action + " in " + where +
                      (p.help.empty() ? std::string() : " (" + p.help + ")"));
         }

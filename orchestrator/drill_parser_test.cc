@@ -304,6 +304,10 @@ TEST_F(DrillParserTest, MalformedDrillsSayWhereAndWhat) {
        "latency: 1s\n    jiter: 5ms\n",
        "t.yaml:7:5: unknown key 'jiter' in fault 'a' (action network.delay); did you mean "
        "'jitter'?"},
+      {"misspelt required param",
+       "name: x\nfaults:\n  - {name: a, action: process.kill, target: {host: h}, proces: p}\n",
+       "t.yaml:3:56: unknown key 'proces' in fault 'a' (action process.kill); did you mean "
+       "'process'?"},
       {"bad duration param",
        "name: x\nfaults:\n  - name: a\n    action: network.delay\n    target: {host: h}\n    "
        "latency: 200\n",
