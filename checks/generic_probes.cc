@@ -299,9 +299,25 @@ class LogProbe : public Probe {
 };
 
 Status MakeLogProbe(const ProbeSpec& spec, const Inventory& inventory, std::unique_ptr<Probe>* out) {
-  std::string host, path, pattern, mode, since;
+  std::string host, path, service, pattern, mode, since;
   FAULTLINE_RETURN_IF_ERROR(HostParam(spec, inventory, &host));
-  FAULTLINE_RETURN_IF_ERROR(StringParam(spec, "path", true, &path));
+  FAULTLINE_RETURN_IF_ERROR(StringParam(spec, "path", false, &path));
+  FAULTLINE_RETURN_IF_ERROR(StringParam(spec, "service", false, &service));
+  if (path.empty() == service.empty()) {
+    return Bad(spec, "expected either 'path' (the file to read) or 'service' (whose log file the inventory "
+                     "names in faultline_logs), not both or neither");
+  }
+  if (path.empty()) {
+    // The same drill reads /var/log/hadoop/... in production and the lab's own log files:
+    // the inventory says where each service on each host logs.
+    const InventoryHost* h = inventory.FindHost(host);
+    const nlohmann::json logs = h ? h->vars.value("faultline_logs", nlohmann::json::object()) : nlohmann::json();
+    if (!logs.is_object() || !logs.contains(service) || !logs[service].is_string()) {
+      return Bad(spec, "host " + host + " names no log file for service '" + service +
+                           "' (expected faultline_logs: {" + service + ": /path/to/file} in the inventory)");
+    }
+    path = logs[service].get<std::string>();
+  }
   FAULTLINE_RETURN_IF_ERROR(StringParam(spec, "pattern", true, &pattern));
   FAULTLINE_RETURN_IF_ERROR(ChoiceParam(spec, "value", {"count", "last"}, &mode));
   FAULTLINE_RETURN_IF_ERROR(StringParam(spec, "since", false, &since));
@@ -334,7 +350,8 @@ void RegisterGenericProbes() {
                MakeTcpProbe);
   reg.Register({"log", "lines matching a pattern in a file on a host since the run or a fault started",
                 {{"host", true, "inventory host holding the file", "host"},
-                 {"path", true, "file to read", ""},
+                 {"path", false, "file to read (or service)", ""},
+                 {"service", false, "read the file faultline_logs names for this service", "service"},
                  {"pattern", true, "ECMAScript regular expression", ""},
                  {"value", false, "count (default) | last", ""},
                  {"since", false, "run (default) or a fault name", ""}},

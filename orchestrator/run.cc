@@ -20,6 +20,7 @@
 #include "orchestrator/commands.h"
 #include "orchestrator/drill_parser.h"
 #include "orchestrator/expect.h"
+#include "orchestrator/host_vars.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/progress.h"
 #include "orchestrator/sampler.h"
@@ -540,16 +541,23 @@ class DrillRun {
     return Status::Ok();
   }
 
-  FaultInstance Instance(const FaultState& f, const std::string& host) const {
-    FaultInstance inst;
-    inst.run_id = run_id_;
-    inst.fault = f.step->name;
-    inst.action = f.step->action;
-    inst.host = host;
-    inst.params = f.step->params;
-    if (const InventoryHost* h = inventory_.FindHost(host)) inst.host_vars = h->vars;
-    inst.duration = f.step->duration;
-    return inst;
+  // The fault as it lands on one host; "${host.<var>}" in its parameters becomes that host's
+  // inventory variable (e.g. path: ${host.zookeeper_data_dir}), so one drill serves hosts
+  // whose layouts differ.
+  Status Instance(const FaultState& f, const std::string& host, FaultInstance* inst) const {
+    inst->run_id = run_id_;
+    inst->fault = f.step->name;
+    inst->action = f.step->action;
+    inst->host = host;
+    inst->params = f.step->params;
+    if (const InventoryHost* h = inventory_.FindHost(host)) inst->host_vars = h->vars;
+    inst->duration = f.step->duration;
+    Status st = ExpandHostVars(&inst->params, inst->host_vars);
+    if (!st.ok()) {
+      return Status::Invalid("fault " + f.step->name + " (" + f.step->mark.ToString() + ") on " + host + ": " +
+                             st.message());
+    }
+    return Status::Ok();
   }
 
   Status Inject(FaultState& f) {
@@ -580,7 +588,9 @@ class DrillRun {
         Transport* transport = nullptr;
         Status s = context_->Connect(host, &transport);
         InjectOutcome out;
-        if (s.ok()) s = f.driver->Inject(Instance(f, host), *transport, &out);
+        FaultInstance inst;
+        if (s.ok()) s = Instance(f, host, &inst);
+        if (s.ok()) s = f.driver->Inject(inst, *transport, &out);
         results[i] = s;
         Action(JournalAction{t, Now() - t, host, name, "inject", out.detail, s.ok(), s.message()});
         for (const auto& n : out.notes) Note(host + ": " + n);
@@ -616,7 +626,9 @@ class DrillRun {
           Transport* transport = nullptr;
           s = context_->Connect(host, &transport);
           std::string detail;
-          if (s.ok()) s = f.driver->Revert(Instance(f, host), *transport, &detail);
+          FaultInstance inst;
+          if (s.ok()) s = Instance(f, host, &inst);
+          if (s.ok()) s = f.driver->Revert(inst, *transport, &detail);
           if (s.ok() && attempt > 1) detail += " (attempt " + std::to_string(attempt) + ")";
           Action(JournalAction{t, Now() - t, host, name, "revert", detail, s.ok(), s.message()});
           if (s.ok()) break;
