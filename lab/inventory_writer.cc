@@ -83,6 +83,9 @@ Status WriteLabInventory(const json& state, const std::string& state_dir, const 
     json vars = {{"ansible_host", h["ip"]},
                  {"faultline_netns", h["netns"]},
                  {"faultline_data_dir", h["data_dir"]},
+                 // Lab hosts share one filesystem: each host's agent keeps its own state, as
+                 // it would under /run/faultline on a machine of its own.
+                 {"faultline_agent_state_dir", dir + "/run/faultline"},
                  {"faultline_log_dir", dir + "/logs"},
                  {"faultline_logs", logs},
                  {"faultline_processes", processes},
