@@ -70,6 +70,13 @@ void RegisterDataProbe(const std::string& system, const std::string& default_gro
       req.timeout = timeout;
       ExecResult res;
       Status st = t->Exec(req, &res);
+      if (st.code() == Status::Code::kTimeout) {
+        // The client ran and the write did not complete in time: that is the answer
+        // ("writes stall"), not a failure to observe.
+        Observation stalled = Observation::Value(false);
+        stalled.error = host + ": " + st.message();
+        return stalled;
+      }
       if (!st.ok()) return Observation::Unreachable(host + ": " + st.message());
       Observation o = Observation::Value(res.exit_status == 0 && res.stdout_data.find(token) != std::string::npos);
       if (!o.value.get<bool>()) {
