@@ -1,12 +1,14 @@
 #include "coord/zab/codec.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace faultline::zab {
 
 namespace {
 
-constexpr uint8_t kVersion = 1;
+// 2: the session list at the end (a learner's touched sessions on PING).
+constexpr uint8_t kVersion = 2;
 
 class Writer {
  public:
@@ -20,6 +22,10 @@ class Writer {
   void Bytes(const std::string& s) {
     U32(static_cast<uint32_t>(s.size()));
     out_ += s;
+  }
+  void U64List(const std::vector<uint64_t>& v) {
+    U32(static_cast<uint32_t>(v.size()));
+    for (uint64_t x : v) U64(x);
   }
   std::string Take() { return std::move(out_); }
 
@@ -52,6 +58,20 @@ class Reader {
     if (!U32(&len, what) || !Need(len, what)) return false;
     s->assign(in_.substr(pos_, len));
     pos_ += len;
+    return true;
+  }
+  // A count, then that many U64s. The count is checked against the bytes left before anything
+  // is allocated, so a lying count cannot ask for more memory than the frame holds.
+  bool U64List(std::vector<uint64_t>* v, const char* what) {
+    uint32_t count = 0;
+    if (!U32(&count, what) || !Need(size_t{count} * 8, what)) return false;
+    v->clear();
+    v->reserve(count);
+    for (uint32_t i = 0; i < count; ++i) {
+      uint64_t x = 0;
+      U64(&x, what);
+      v->push_back(x);
+    }
     return true;
   }
   const std::string& error() const { return error_; }
@@ -96,6 +116,7 @@ std::string EncodeMessage(const Message& m) {
   w.Bytes(m.txn.payload);
   w.U64(m.snapshot.zxid);
   w.Bytes(m.snapshot.data);
+  w.U64List(m.sessions);
   return w.Take();
 }
 
@@ -115,7 +136,8 @@ Status DecodeMessage(std::string_view bytes, Message* out) {
        r.U32(&m.leader_epoch, "leaderEpoch") && r.U32(&m.epoch, "epoch") && r.U64(&m.accepted_leader, "acceptedLeader") && r.U64(&m.zxid, "zxid") &&
        r.U64(&m.commit, "commit") && r.U64(&m.txn.zxid, "txn.zxid") && r.U8(&kind, "txn.kind") &&
        r.U64(&m.txn.session, "txn.session") && r.Bytes(&m.txn.payload, "txn.payload") &&
-       r.U64(&m.snapshot.zxid, "snapshot.zxid") && r.Bytes(&m.snapshot.data, "snapshot.data");
+       r.U64(&m.snapshot.zxid, "snapshot.zxid") && r.Bytes(&m.snapshot.data, "snapshot.data") &&
+       r.U64List(&m.sessions, "sessions");
   if (!ok) return Status::Invalid("peer message: " + r.error());
   if (r.pos() != r.size()) {
     return Status::Invalid("peer message: " + std::to_string(r.size() - r.pos()) + " stray bytes after the end");

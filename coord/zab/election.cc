@@ -53,6 +53,7 @@ void Peer::StartLooking() {
   reorder_.clear();
   staged_snapshot_.reset();
   staged_log_.clear();
+  touched_.clear();
   leader_ = 0;
   SetServing(false);
   SetState(ServerState::kLooking);

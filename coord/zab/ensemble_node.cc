@@ -7,19 +7,24 @@ namespace faultline::zab {
 EnsembleNode::EnsembleNode(PeerConfig config, DurableState restored, PeerNetwork* network,
                            ZabStorage* storage, ZabApplication* app)
     : config_(config), network_(network), storage_(storage), app_(app),
-      peer_(std::make_unique<Peer>(std::move(config), std::move(restored), app)) {}
+      peer_(std::make_unique<Peer>(std::move(config), std::move(restored), app)),
+      cached_(peer_->Describe()) {}
 
 EnsembleNode::~EnsembleNode() { Stop(); }
 
 void EnsembleNode::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   DrainReadys();  // the first LOOKING and its notifications
+  RefreshCached();
   thread_ = std::thread([this] { Loop(); });
 }
 
 void EnsembleNode::Stop() {
   stop_ = true;
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    network_->Wake();
+    thread_.join();
+  }
 }
 
 Status EnsembleNode::Propose(std::string payload, uint64_t session) {
@@ -36,6 +41,72 @@ Status EnsembleNode::ProposeCloseSession(uint64_t session) {
   Status st = peer_->ProposeCloseSession(session);
   if (st.ok()) DrainReadys();
   return st;
+}
+
+void EnsembleNode::Submit(std::string payload, uint64_t session) {
+  Submission s;
+  s.kind = Submission::Kind::kWrite;
+  s.payload = std::move(payload);
+  s.session = session;
+  Enqueue(std::move(s));
+}
+
+void EnsembleNode::SubmitCloseSession(uint64_t session) {
+  Submission s;
+  s.kind = Submission::Kind::kCloseSession;
+  s.session = session;
+  Enqueue(std::move(s));
+}
+
+void EnsembleNode::SubmitTouches(std::vector<uint64_t> sessions) {
+  if (sessions.empty()) return;
+  Submission s;
+  s.kind = Submission::Kind::kTouches;
+  s.sessions = std::move(sessions);
+  Enqueue(std::move(s));
+}
+
+void EnsembleNode::Enqueue(Submission s) {
+  {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    submitted_.push_back(std::move(s));
+  }
+  network_->Wake();
+}
+
+void EnsembleNode::DrainSubmissions() {
+  std::vector<Submission> work;
+  {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    work.swap(submitted_);
+  }
+  for (Submission& s : work) {
+    Status st;
+    switch (s.kind) {
+      case Submission::Kind::kWrite:
+        // Propose consumes its payload; the copy is what a refusal reports.
+        st = storage_error_.ok() ? peer_->Propose(s.payload, s.session) : storage_error_;
+        break;
+      case Submission::Kind::kCloseSession:
+        st = storage_error_.ok() ? peer_->ProposeCloseSession(s.session) : storage_error_;
+        break;
+      case Submission::Kind::kTouches:
+        if (storage_error_.ok()) peer_->TouchSessions(s.sessions);
+        continue;
+    }
+    if (!st.ok()) app_->OnRefused(s.payload, s.session, st);
+  }
+}
+
+void EnsembleNode::RefreshCached() {
+  PeerStatus st = peer_->Describe();
+  std::lock_guard<std::mutex> lock(cached_mu_);
+  cached_ = std::move(st);
+}
+
+PeerStatus EnsembleNode::DescribeCached() const {
+  std::lock_guard<std::mutex> lock(cached_mu_);
+  return cached_;
 }
 
 PeerStatus EnsembleNode::Describe() const {
@@ -69,6 +140,7 @@ void EnsembleNode::DrainReadys() {
     for (const Message& m : rd.messages) network_->Send(m);
     if (rd.install_snapshot) app_->Install(*rd.install_snapshot);
     for (const Txn& t : rd.commits) app_->Apply(t);
+    if (!rd.touched_sessions.empty()) app_->OnTouched(rd.touched_sessions);
     for (const Event& e : rd.events) app_->OnEvent(e);
     if (rd.state || rd.serving) {
       PeerStatus st = peer_->Describe();
@@ -85,8 +157,10 @@ void EnsembleNode::Loop() {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now());
     std::vector<Message> in = network_->Receive(std::max(wait, std::chrono::milliseconds(0)));
     std::lock_guard<std::mutex> lock(mu_);
+    DrainSubmissions();  // refused at once after a storage error
     if (!storage_error_.ok()) {
       next_tick = Clock::now() + tick;  // stopped for good: just drain the network, slowly
+      RefreshCached();
       continue;
     }
     for (const Message& m : in) peer_->Step(m);
@@ -96,6 +170,7 @@ void EnsembleNode::Loop() {
       next_tick += tick;
     }
     DrainReadys();
+    RefreshCached();
   }
 }
 

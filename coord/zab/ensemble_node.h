@@ -2,10 +2,16 @@
 // and an application, all behind narrow interfaces so quorumd plugs in its transaction log and
 // data tree, and tests plug in fakes.
 //
-// The loop, per turn: take what the network delivered and Step it; Tick every tick_ms; then
-// for each Ready: ZabStorage::Persist (durable on return), OnPersisted, send the messages,
-// apply the commits, report the role and the events. Persisting before sending is therefore
-// the loop's order as well as the core's rule.
+// The loop, per turn: hand the peer what Submit*() queued; take what the network delivered and
+// Step it; Tick every tick_ms; then for each Ready: ZabStorage::Persist (durable on return),
+// OnPersisted, send the messages, apply the commits, report touched sessions, the role and the
+// events; last, refresh the status DescribeCached() returns. Persisting before sending is
+// therefore the loop's order as well as the core's rule.
+//
+// The loop holds the node's lock for the whole turn, fsyncs included. Submit*() and
+// DescribeCached() take only small locks of their own, so a server's request path and its
+// four-letter words never wait behind the disk; Propose(), ProposeCloseSession() and
+// Describe() do.
 #pragma once
 
 #include <atomic>
@@ -31,7 +37,10 @@ class ZabStorage {
   virtual Status Persist(const Ready& ready) = 0;
 };
 
-// The replicated state machine and the observer of the node's life.
+// The replicated state machine and the observer of the node's life. Every call is made on the
+// node's thread with the node's lock held: a callback may call EnsembleNode::Submit*() and
+// DescribeCached(), but not Propose(), ProposeCloseSession(), Describe(), CompactLog() or
+// storage_error().
 class ZabApplication : public SnapshotSource {
  public:
   // Called on the node's thread, in zxid order, once per committed transaction.
@@ -40,6 +49,12 @@ class ZabApplication : public SnapshotSource {
   virtual void Install(const SnapshotData& snapshot) = 0;
   virtual void OnRoleChange(ServerState state, bool serving) = 0;
   virtual void OnEvent(const Event& event) = 0;
+  // Leader: sessions the learners' clients used since their previous pings
+  // (Ready::touched_sessions), to refresh in the session tracker. Best effort.
+  virtual void OnTouched(const std::vector<uint64_t>& /*sessions*/) {}
+  // A Submit() or SubmitCloseSession() the peer refused (not serving, a close anywhere but on
+  // the serving leader, a failed disk), with why. payload is empty for a close.
+  virtual void OnRefused(const std::string& /*payload*/, uint64_t /*session*/, const Status& /*why*/) {}
 };
 
 class EnsembleNode {
@@ -54,19 +69,41 @@ class EnsembleNode {
   // Stops the loop thread. The peer's state is kept for Describe(); the node cannot restart.
   void Stop();
 
-  // Thread-safe. See Peer::Propose / Peer::ProposeCloseSession.
+  // Thread-safe; waits for the node's lock (behind an fsync in progress). See Peer::Propose /
+  // Peer::ProposeCloseSession.
   Status Propose(std::string payload, uint64_t session = 0);
   Status ProposeCloseSession(uint64_t session);
-  // Thread-safe snapshot of the peer's status (for four-letter words).
+  // Thread-safe and never blocked by the node's thread: queued, and handed to the peer at the
+  // start of the loop's next turn, which they wake. Success shows as the commit being applied;
+  // a refusal comes back through ZabApplication::OnRefused on the node's thread.
+  void Submit(std::string payload, uint64_t session = 0);
+  void SubmitCloseSession(uint64_t session);
+  // Peer::TouchSessions: on a serving learner, reported to the leader with its next ping.
+  void SubmitTouches(std::vector<uint64_t> sessions);
+  // Thread-safe snapshot of the peer's status, taken under the node's lock.
   PeerStatus Describe() const;
+  // The status as of the end of the loop's latest turn, without waiting for the node's lock
+  // (for four-letter words): at most a turn old.
+  PeerStatus DescribeCached() const;
   // Compacts the peer's log after the application made a durable snapshot up to `upto`.
   void CompactLog(Zxid upto);
   // Set when Persist failed; the node has stopped acknowledging anything.
   Status storage_error() const;
 
  private:
+  struct Submission {
+    enum class Kind : uint8_t { kWrite, kCloseSession, kTouches };
+    Kind kind = Kind::kWrite;
+    std::string payload;
+    uint64_t session = 0;
+    std::vector<uint64_t> sessions;
+  };
+
   void Loop();
-  void DrainReadys();  // REQUIRES: mu_ held
+  void Enqueue(Submission s);
+  void DrainSubmissions();  // REQUIRES: mu_ held
+  void DrainReadys();       // REQUIRES: mu_ held
+  void RefreshCached();     // REQUIRES: mu_ held
 
   PeerConfig config_;
   PeerNetwork* network_;
@@ -75,6 +112,10 @@ class EnsembleNode {
   mutable std::mutex mu_;
   std::unique_ptr<Peer> peer_;  // GUARDED_BY(mu_)
   Status storage_error_;        // GUARDED_BY(mu_)
+  std::mutex submit_mu_;                // taken after mu_ when both are held
+  std::vector<Submission> submitted_;   // GUARDED_BY(submit_mu_)
+  mutable std::mutex cached_mu_;        // taken after mu_ when both are held
+  PeerStatus cached_;                   // GUARDED_BY(cached_mu_)
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

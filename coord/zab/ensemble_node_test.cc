@@ -1,11 +1,13 @@
 // Whole ensembles at run time: EnsembleNode threads over the loopback peer network (ports
-// 21740-21759), with in-memory disks and applications.
+// 21740-21759, three per test), with in-memory disks and applications.
 #include "coord/zab/ensemble_node.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <set>
 #include <thread>
 
 namespace faultline::zab {
@@ -17,7 +19,13 @@ using Clock = std::chrono::steady_clock;
 class MemoryStorage : public ZabStorage {
  public:
   Status Persist(const Ready& rd) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (hold_) {
+      stuck_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return !hold_; });
+      stuck_ = false;
+    }
     if (fail_) return Status::Unavailable("No space left on device");
     if (rd.install_snapshot) log_.clear();
     if (rd.truncate_after) {
@@ -31,10 +39,27 @@ class MemoryStorage : public ZabStorage {
     std::lock_guard<std::mutex> lock(mu_);
     fail_ = true;
   }
+  // From Hold() on, the next Persist() hangs, as an fsync on a dying disk, until Release().
+  void Hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = true;
+  }
+  bool WaitStuck(std::chrono::milliseconds within) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, within, [this] { return stuck_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = false;
+    cv_.notify_all();
+  }
 
  private:
   std::mutex mu_;
+  std::condition_variable cv_;
   bool fail_ = false;
+  bool hold_ = false;
+  bool stuck_ = false;
   std::vector<Txn> log_;
   HardState hs_;
 };
@@ -52,6 +77,22 @@ class MemoryApp : public ZabApplication {
     std::lock_guard<std::mutex> lock(mu_);
     events_.push_back(e.text);
   }
+  void OnTouched(const std::vector<uint64_t>& sessions) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    touched_.insert(sessions.begin(), sessions.end());
+  }
+  void OnRefused(const std::string& payload, uint64_t session, const Status& why) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    refused_.push_back(payload + "/" + std::to_string(session) + ": " + why.message());
+  }
+  std::set<uint64_t> touched() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return touched_;
+  }
+  std::vector<std::string> refused() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refused_;
+  }
   std::vector<std::string> applied() const {
     std::lock_guard<std::mutex> lock(mu_);
     return applied_;
@@ -68,6 +109,8 @@ class MemoryApp : public ZabApplication {
   mutable std::mutex mu_;
   std::vector<std::string> applied_;
   std::vector<std::string> events_;
+  std::set<uint64_t> touched_;
+  std::vector<std::string> refused_;
 };
 
 struct Member {
@@ -160,6 +203,67 @@ TEST(EnsembleNode, LeaderDiesAndTheOthersCarryOn) {
   ASSERT_TRUE(e.at(follower).node->Propose("two").ok());
   EXPECT_TRUE(e.WaitApplied(alive, {"one", "two"}, 5s));
   EXPECT_GE(e.at(second).node->Describe().hard_state.current_epoch, 2u);
+}
+
+TEST(EnsembleNode, SubmitOnAFollowerCommitsEverywhere) {
+  Ensemble e(21744, 3);
+  ServerId leader = e.WaitForLeader(10s);
+  ASSERT_NE(leader, 0u) << "no leader within 10 s";
+  ServerId follower = leader == 1 ? 2 : 1;
+  for (auto until = Clock::now() + 5s; !e.at(follower).node->DescribeCached().serving && Clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(e.at(follower).node->DescribeCached().serving);
+  e.at(follower).node->Submit("one", 0x7);
+  e.at(follower).node->Submit("two");
+  EXPECT_TRUE(e.WaitApplied({1, 2, 3}, {"one", "two"}, 5s));
+  EXPECT_TRUE(e.at(follower).app.refused().empty());
+  // Only the leader closes a session: a follower's request comes back through OnRefused.
+  e.at(follower).node->SubmitCloseSession(0x7);
+  for (auto until = Clock::now() + 2s; e.at(follower).app.refused().empty() && Clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(e.at(follower).app.refused().size(), 1u);
+  EXPECT_EQ(e.at(follower).app.refused()[0],
+            "/7: server " + std::to_string(follower) + ": only the serving leader decides session expiry");
+  PeerStatus cached = e.at(leader).node->DescribeCached();
+  EXPECT_EQ(cached.state, ServerState::kLeading);
+  EXPECT_EQ(cached.proposal_count, 2u);
+
+  // The follower's fsync hangs with its node's lock held: Submit and DescribeCached still
+  // return at once, and the write goes through once the disk comes back.
+  e.at(follower).storage.Hold();
+  e.at(leader).node->Submit("three");
+  bool stuck = e.at(follower).storage.WaitStuck(5s);
+  auto start = Clock::now();
+  e.at(follower).node->Submit("four");
+  PeerStatus during = e.at(follower).node->DescribeCached();
+  auto took = Clock::now() - start;
+  e.at(follower).storage.Release();  // before any assertion can end the test with it held
+  ASSERT_TRUE(stuck) << "the follower never persisted the leader's proposal";
+  EXPECT_LT(took, 100ms);
+  EXPECT_EQ(during.state, ServerState::kFollowing);
+  EXPECT_TRUE(e.WaitApplied({1, 2, 3}, {"one", "two", "three", "four"}, 5s));
+}
+
+TEST(EnsembleNode, SubmittedTouchesOnAFollowerReachTheLeader) {
+  Ensemble e(21754, 3);
+  ServerId leader = e.WaitForLeader(10s);
+  ASSERT_NE(leader, 0u) << "no leader within 10 s";
+  ServerId follower = leader == 1 ? 2 : 1;
+  for (auto until = Clock::now() + 5s; !e.at(follower).node->DescribeCached().serving && Clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(e.at(follower).node->DescribeCached().serving);
+  e.at(follower).node->SubmitTouches({0x100, 0x101});
+  e.at(leader).node->SubmitTouches({0x200});  // the leader's own sessions are its own business
+  const std::set<uint64_t> want{0x100, 0x101};
+  // The leader pings every tickTime / 2 (50 ms here).
+  for (auto until = Clock::now() + 2s; e.at(leader).app.touched() != want && Clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(e.at(leader).app.touched(), want);
+  EXPECT_TRUE(e.at(follower).app.touched().empty());
 }
 
 TEST(EnsembleNode, AServerThatCannotPersistStopsAcknowledging) {

@@ -134,6 +134,11 @@ void Peer::LeaderStep(const Message& msg) {
         h.acked = std::min(msg.zxid, LastZxid());
         MaybeCommit();
       }
+      // Sessions the learner's clients used: only a serving leader tracks sessions.
+      if (leader_phase_ == LeaderPhase::kBroadcast && h.uptodate_sent) {
+        auto& touched = ready_.touched_sessions;
+        touched.insert(touched.end(), msg.sessions.begin(), msg.sessions.end());
+      }
       return;
     case MsgType::kRequest:
       // Writes are the one thing a duplicated packet must not repeat.

@@ -18,6 +18,7 @@ void Peer::StartLearning() {
   reorder_.clear();
   staged_snapshot_.reset();
   staged_log_.clear();
+  touched_.clear();  // a new connection starts a new session report
   last_heard_ = now_;
   leader_epoch_ = 0;
   const int64_t tick_time = config_.Ticks(config_.tick_time_ms);
@@ -196,6 +197,8 @@ void Peer::LearnerProcess(const Message& msg) {
       Message pong;
       pong.type = MsgType::kPing;
       pong.zxid = synced ? durable_zxid_ : 0;
+      pong.sessions.assign(touched_.begin(), touched_.end());
+      touched_.clear();
       SendToLeader(std::move(pong), false);
       return;
     }

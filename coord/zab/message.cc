@@ -79,6 +79,12 @@ std::string Message::ToString() const {
       out += " commit=" + ZxidHex(commit) + " zxid=" + ZxidHex(zxid);
       break;
   }
+  // Only when there are any, so traces without session touches read as they always did.
+  if (!sessions.empty()) {
+    out += " sessions=[";
+    for (size_t i = 0; i < sessions.size(); ++i) out += (i ? ",0x" : "0x") + Hex(sessions[i]);
+    out += "]";
+  }
   return out;
 }
 

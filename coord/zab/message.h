@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "coord/zab/types.h"
 
@@ -33,7 +34,8 @@ enum class MsgType : uint8_t {
   kNewLeader,   // epoch, zxid = the leader's last zxid when the sync stream was built
   kUpToDate,    // commit: start serving
   // both ways
-  kPing,  // leader -> learner: commit; learner -> leader: zxid = durable (a cumulative ack)
+  kPing,  // leader -> learner: commit; learner -> leader: zxid = durable (a cumulative ack),
+          // sessions = client sessions active on the learner since its last ping
 };
 
 const char* MsgTypeName(MsgType type);
@@ -72,6 +74,9 @@ struct Message {
   Zxid commit = 0;
   Txn txn;
   SnapshotData snapshot;
+  // kPing from a learner: the sessions it saw activity on since its previous ping, as
+  // ZooKeeper's learners report touched sessions to the leader.
+  std::vector<uint64_t> sessions;
 
   // One line, stable across runs: the script tests compare it with golden files.
   std::string ToString() const;

@@ -121,6 +121,9 @@ void Peer::EmitCommits() {
 
 Ready Peer::TakeReady() {
   EmitCommits();
+  auto& touched = ready_.touched_sessions;
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   if (ready_.HasPersistence()) {
     ready_.persist_id = ++last_persist_id_;
     inflight_.push_back(InflightBatch{ready_.persist_id, LastZxid(), hs_});
@@ -219,6 +222,11 @@ Status Peer::ProposeCloseSession(uint64_t session) {
   }
   ProposeAsLeader(Txn{0, TxnKind::kCloseSession, session, {}});
   return Status::Ok();
+}
+
+void Peer::TouchSessions(const std::vector<uint64_t>& sessions) {
+  if (!serving_ || (state_ != ServerState::kFollowing && state_ != ServerState::kObserving)) return;
+  touched_.insert(sessions.begin(), sessions.end());
 }
 
 PeerStatus Peer::Describe() const {

@@ -1,8 +1,9 @@
 // One ensemble member's consensus core: Fast Leader Election and ZooKeeper Atomic Broadcast
 // (discovery, synchronization, broadcast) as a pure state machine.
 //
-// Inputs: Step(message), Tick(), Propose()/ProposeCloseSession() for writes, OnPersisted() when
-// the application has made a Ready's records durable. Outputs: one Ready batch at a time.
+// Inputs: Step(message), Tick(), Propose()/ProposeCloseSession() for writes, TouchSessions() for
+// client sessions a learner saw activity on, OnPersisted() when the application has made a
+// Ready's records durable. Outputs: one Ready batch at a time.
 // The core does no I/O, reads no clock and starts no thread; the same inputs in the same order
 // give the same outputs, which is what lets tests/sim replay a failing seed exactly.
 //
@@ -15,7 +16,8 @@
 //        they are durable (may be later, from another batch: acknowledgements are in order).
 //     2. send rd.messages (any order, any time: none of them claims anything not yet durable)
 //     3. if rd.install_snapshot, replace the application state with it; then apply
-//        rd.commits in order; route rd.events to the log
+//        rd.commits in order; refresh the sessions in rd.touched_sessions (leader); route
+//        rd.events to the log
 //   }
 //
 // Atomic SNAP: a Ready carrying install_snapshot also carries the log that follows it and the
@@ -36,6 +38,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +66,10 @@ struct Ready {
 
   std::vector<Message> messages;  // safe to send now
   std::vector<Txn> commits;       // apply in order; each is already durable here
+  // Leader only: sessions the learners saw activity on (from their PING replies), sorted and
+  // without repeats. The leader's session tracker refreshes their timeouts. Best effort: a lost
+  // ping loses its touches, and the learner's next one carries the next.
+  std::vector<uint64_t> touched_sessions;
   std::optional<ServerState> state;  // changed to
   std::optional<bool> serving;       // changed to: may clients be served now?
   std::vector<Event> events;
@@ -71,8 +78,8 @@ struct Ready {
     return install_snapshot || truncate_after || !append.empty() || hard_state;
   }
   bool Empty() const {
-    return !HasPersistence() && messages.empty() && commits.empty() && !state && !serving &&
-           events.empty();
+    return !HasPersistence() && messages.empty() && commits.empty() && touched_sessions.empty() &&
+           !state && !serving && events.empty();
   }
 };
 
@@ -141,6 +148,11 @@ class Peer {
   Status Propose(std::string payload, uint64_t session = 0);
   // The session-expiry hook: only the leader decides an expiry, once, through the log.
   Status ProposeCloseSession(uint64_t session);
+  // Client activity on these sessions. On a serving learner (follower or observer) the ids are
+  // kept, without repeats, and carried on its next PING reply to the leader, which hands them
+  // out in Ready::touched_sessions. Anywhere else (leader, LOOKING, a learner still syncing) it
+  // does nothing: the leader's application tracks its own sessions.
+  void TouchSessions(const std::vector<uint64_t>& sessions);
   void OnPersisted(uint64_t persist_id);
   // Forgets log entries up to `upto` (clamped to what has been applied), after the application
   // made a durable snapshot covering them. Learners that need them get SNAP instead.
@@ -292,6 +304,7 @@ class Peer {
   int64_t next_info_ = 0;
   uint32_t leader_epoch_ = 0;
   int64_t decided_at_ = 0;  // when the last election ended
+  std::set<uint64_t> touched_;  // sessions for the next PING reply
 
   // Figures for PeerStatus (mntr).
   PeerStatus counters_;

@@ -181,10 +181,19 @@ void PeerNetwork::Send(const Message& msg) {
 
 std::vector<Message> PeerNetwork::Receive(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  inbox_cv_.wait_for(lock, timeout, [this] { return !inbox_.empty(); });
+  inbox_cv_.wait_for(lock, timeout, [this] { return !inbox_.empty() || woken_; });
+  woken_ = false;
   std::vector<Message> out;
   out.swap(inbox_);
   return out;
+}
+
+void PeerNetwork::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  inbox_cv_.notify_all();
 }
 
 std::map<ServerId, PeerLinkStats> PeerNetwork::Stats() const {

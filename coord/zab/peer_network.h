@@ -12,7 +12,7 @@
 // 4-byte big-endian length and an encoded Message (codec.h). A frame whose sender does not
 // match the hello, or that does not decode, closes the connection.
 //
-// Thread safety: Send(), Receive() and Stats() may be called from any thread.
+// Thread safety: Send(), Receive(), Wake() and Stats() may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -68,6 +68,9 @@ class PeerNetwork {
   void Send(const Message& msg);
   // Waits up to `timeout` for a message; returns everything that has arrived (maybe nothing).
   std::vector<Message> Receive(std::chrono::milliseconds timeout);
+  // Makes a blocked Receive() return at once (or the next one, if none is waiting), with
+  // whatever has arrived: how a thread hands work to the one that receives.
+  void Wake();
 
   std::map<ServerId, PeerLinkStats> Stats() const;
 
@@ -94,6 +97,7 @@ class PeerNetwork {
   mutable std::mutex mu_;
   std::map<ServerId, std::deque<std::string>> submitted_;  // GUARDED_BY(mu_): frames from Send()
   std::vector<Message> inbox_;                             // GUARDED_BY(mu_)
+  bool woken_ = false;                                     // GUARDED_BY(mu_): Wake() since the last Receive()
   std::map<ServerId, PeerLinkStats> stats_;                // GUARDED_BY(mu_)
   std::condition_variable inbox_cv_;
 

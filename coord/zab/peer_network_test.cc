@@ -120,6 +120,49 @@ TEST(Codec, SaysWhereAFrameBreaks) {
   EXPECT_EQ(DecodeMessage(bytes, &m).message(), "peer message: unknown type 99");
 }
 
+TEST(Codec, RoundTripsAPingsSessions) {
+  Message m;
+  m.type = MsgType::kPing;
+  m.from = 1;
+  m.to = 3;
+  m.conn = (1ull << 32) | 1;
+  m.seq = 4;
+  m.leader_epoch = 1;
+  m.zxid = MakeZxid(1, 7);
+  m.sessions = {0x10, 0x1234567890abcdefull, 0};
+  Message back;
+  ASSERT_TRUE(DecodeMessage(EncodeMessage(m), &back).ok());
+  EXPECT_EQ(back.sessions, m.sessions);
+  EXPECT_EQ(back.ToString(), m.ToString());
+  m.sessions.clear();
+  ASSERT_TRUE(DecodeMessage(EncodeMessage(m), &back).ok());
+  EXPECT_TRUE(back.sessions.empty());
+}
+
+TEST(Codec, ASessionCountBeyondTheFrameIsAnError) {
+  Message ping;
+  ping.type = MsgType::kPing;
+  ping.from = 1;
+  ping.to = 3;
+  ping.sessions = {0x10, 0x11};
+  std::string bytes = EncodeMessage(ping);
+  const size_t count_at = bytes.size() - 4 - 2 * 8;
+  Message m;
+  // One id short.
+  Status st = DecodeMessage(std::string_view(bytes).substr(0, bytes.size() - 8), &m);
+  EXPECT_EQ(st.message(), "peer message: truncated sessions at byte " + std::to_string(count_at + 4) +
+                              ": need 16, have 8");
+  // A count of 2^32-1 in a frame with 16 bytes left: refused before anything is allocated.
+  for (size_t i = 0; i < 4; ++i) bytes[count_at + i] = '\xff';
+  st = DecodeMessage(bytes, &m);
+  EXPECT_EQ(st.message(), "peer message: truncated sessions at byte " + std::to_string(count_at + 4) +
+                              ": need 34359738360, have 16");
+  // The count itself cut short.
+  st = DecodeMessage(std::string_view(bytes).substr(0, count_at + 2), &m);
+  EXPECT_EQ(st.message(), "peer message: truncated sessions at byte " + std::to_string(count_at) +
+                              ": need 4, have 2");
+}
+
 TEST(PeerNetwork, DeliversInOrderBetweenThreePeers) {
   auto members = Loopback(21700, 3);
   std::vector<std::unique_ptr<PeerNetwork>> nets;

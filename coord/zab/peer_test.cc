@@ -46,6 +46,7 @@ class Harness : public SnapshotSource {
           for (Message& m : rd.messages) wire_.push_back(m);
           for (Txn& t : rd.commits) commits_[id].push_back(t);
           for (Event& e : rd.events) events_[id].push_back(e.text);
+          touched_[id].insert(rd.touched_sessions.begin(), rd.touched_sessions.end());
           if (rd.persist_id != 0) {
             if (auto_persist_) {
               p->OnPersisted(rd.persist_id);
@@ -85,6 +86,7 @@ class Harness : public SnapshotSource {
   std::deque<Message> wire_;
   std::map<ServerId, std::vector<Txn>> commits_;
   std::map<ServerId, std::vector<std::string>> events_;
+  std::map<ServerId, std::multiset<uint64_t>> touched_;  // every Ready::touched_sessions
   std::map<ServerId, std::vector<uint64_t>> unpersisted_;
   std::set<ServerId> down_;
 
@@ -245,6 +247,87 @@ TEST(Sessions, OnlyTheLeaderClosesASessionThroughTheLog) {
     EXPECT_EQ(h.commits_[id][0].kind, TxnKind::kCloseSession);
     EXPECT_EQ(h.commits_[id][0].session, 0x42u);
   }
+}
+
+TEST(Sessions, LearnersReportTouchedSessionsToTheLeaderOnTheirPings) {
+  Harness h(3, 1);  // 3 leads, 1 and 2 follow, 4 observes
+  // Before anyone serves, a touch has nowhere to go.
+  h.peer(1).TouchSessions({0x99});
+  h.Elect();
+  ASSERT_EQ(h.peer(3).Describe().state, ServerState::kLeading);
+  ASSERT_TRUE(h.peer(1).Describe().serving);
+  EXPECT_TRUE(h.touched_[3].empty());
+  h.peer(1).TouchSessions({0x11, 0x10, 0x11});
+  h.peer(1).TouchSessions({0x10});
+  h.peer(2).TouchSessions({0x20, 0x11});
+  h.peer(4).TouchSessions({0x40});
+  h.peer(3).TouchSessions({0x30});  // the leader tracks its own sessions
+  // Nothing goes until the leader pings (every tickTime / 2 = 1 tick here) and they answer.
+  h.Deliver();
+  EXPECT_TRUE(h.touched_[3].empty());
+  h.Tick(1);
+  // Each learner's list without repeats; 0x11 comes from both followers.
+  EXPECT_EQ(h.touched_[3], (std::multiset<uint64_t>{0x10, 0x11, 0x11, 0x20, 0x40}));
+  for (ServerId id : {1, 2, 4}) EXPECT_TRUE(h.touched_[id].empty()) << id;
+  // Reported once: the next round carries nothing.
+  h.touched_.clear();
+  h.Tick(2);
+  EXPECT_TRUE(h.touched_[3].empty());
+  // A later touch goes with the next ping.
+  h.peer(2).TouchSessions({0x21});
+  h.Tick(1);
+  EXPECT_EQ(h.touched_[3], (std::multiset<uint64_t>{0x21}));
+}
+
+TEST(Sessions, OneReadyNamesASessionOnce) {
+  Harness h(3);
+  h.Elect();
+  h.peer(1).TouchSessions({0x5, 0x6});
+  h.peer(2).TouchSessions({0x5});
+  // One ping round by hand, both replies stepped into the leader before it hands out a Ready.
+  std::vector<Message> pings;
+  for (int i = 0; i < 2 && pings.empty(); ++i) {
+    h.peer(3).Tick();
+    for (const Message& m : h.peer(3).TakeReady().messages) {
+      if (m.type == MsgType::kPing) pings.push_back(m);
+    }
+  }
+  ASSERT_EQ(pings.size(), 2u);
+  std::vector<Message> pongs;
+  for (const Message& ping : pings) {
+    h.peer(ping.to).Step(ping);
+    for (const Message& m : h.peer(ping.to).TakeReady().messages) {
+      if (m.type == MsgType::kPing) pongs.push_back(m);
+    }
+  }
+  ASSERT_EQ(pongs.size(), 2u);
+  for (const Message& pong : pongs) h.peer(3).Step(pong);
+  EXPECT_EQ(h.peer(3).TakeReady().touched_sessions, (std::vector<uint64_t>{0x5, 0x6}));
+}
+
+TEST(Sessions, TouchesOnALookingServerGoNowhere) {
+  Harness h(3);
+  h.down_ = {2, 3};
+  h.Elect();
+  ASSERT_EQ(h.peer(1).Describe().state, ServerState::kLooking);
+  h.peer(1).TouchSessions({0x1});
+  EXPECT_FALSE(h.peer(1).HasReady());
+  h.down_.clear();
+  h.Tick(20);
+  ASSERT_EQ(h.peer(3).Describe().state, ServerState::kLeading);
+  ASSERT_EQ(h.peer(1).Describe().state, ServerState::kFollowing);
+  for (ServerId id : {1, 2, 3}) EXPECT_TRUE(h.touched_[id].empty()) << id;
+}
+
+TEST(Sessions, TouchesShowInAPingsTraceLineOnlyWhenThere) {
+  Message ping;
+  ping.type = MsgType::kPing;
+  ping.from = 1;
+  ping.to = 3;
+  ping.zxid = MakeZxid(1, 2);
+  EXPECT_EQ(ping.ToString(), "1->3 PING commit=0x0 zxid=0x100000002");
+  ping.sessions = {0x10, 0xabc};
+  EXPECT_EQ(ping.ToString(), "1->3 PING commit=0x0 zxid=0x100000002 sessions=[0x10,0xabc]");
 }
 
 TEST(Observers, DoNotVoteButLearnCommits) {
