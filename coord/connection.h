@@ -16,6 +16,9 @@ struct Connection {
     int64_t tag;          // the zxid that must be durable before these bytes leave
     std::string bytes;    // one framed packet
     int64_t received_ms;  // when the request came in; -1 for watch events
+    // Ensemble: a write waiting for its commit holds its place (tag INT64_MAX) so nothing the
+    // client asked later overtakes it; the commit fills it in.
+    uint64_t seq = 0;
   };
 
   uint64_t id = 0;

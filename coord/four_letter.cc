@@ -10,6 +10,7 @@
 
 #include <cmath>
 
+#include "coord/ensemble.h"
 #include "coord/log.h"
 #include "coord/server.h"
 #include "coord/wire.h"
@@ -93,12 +94,18 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
   };
   auto server_lines = [&] {
     return latency_line() + fmt::format("Received: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\n"
-                                        "Mode: standalone\nNode count: {}\n",
+                                        "Mode: {}\nNode count: {}\n",
                                         packets_received_, packets_sent_, live, outstanding_,
-                                        static_cast<uint64_t>(tree_.last_zxid()), tree_.node_count() + 1);
+                                        static_cast<uint64_t>(tree_.last_zxid()), ModeName(), tree_.node_count() + 1);
   };
+  // As ZooKeeper: while an ensemble member is not serving, the words that describe a running
+  // server say so and nothing else.
+  const bool not_serving = ens_ && !serving_ && word != "ruok" && word != "conf" && word != "envi" &&
+                           word != "isro" && word != "dirs";
   if (!config_.FourLetterAllowed(word)) {
     out = word + " is not executed because it is not in the whitelist.\n";
+  } else if (not_serving) {
+    out = "This ZooKeeper instance is not currently serving requests\n";
   } else if (word == "ruok") {
     out = "imok";
   } else if (word == "isro") {
@@ -204,7 +211,7 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
     rlimit rl{};
     getrlimit(RLIMIT_NOFILE, &rl);
     kv("version", kZooKeeperVersion);
-    kv("server_state", "standalone");
+    kv("server_state", ModeName());
     kv("ephemerals_count", tree_.ephemeral_count());
     kv("num_alive_connections", live);
     kv("avg_latency", JavaDouble(avg));
@@ -229,7 +236,8 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
     kv("outstanding_tls_handshake", 0);
     kv("min_client_response_size", min_response_size_);
     kv("non_mtls_local_conn_count", 0);
-    kv("proposal_count", 0);
+    zab::PeerStatus ps = ens_ ? ens_->Describe() : zab::PeerStatus{};
+    kv("proposal_count", ps.proposal_count);
     kv("connection_rejected", connection_rejected_);
     kv("bytes_received_count", bytes_received_);
     kv("connection_request_count", connection_requests_);
@@ -237,8 +245,27 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
     kv("stale_sessions_expired", expired_sessions_);
     kv("snap_count", snapshots_taken_.load());
     kv("sync_processor_request_queued", txns_logged_);
-    kv("looking_count", 0);
-    int64_t fsyncs = log_->fsync_count();
+    kv("looking_count", ps.looking_count);
+    if (ens_ && Leading()) {
+      kv("learners", ps.learners);
+      kv("synced_followers", ps.synced_followers);
+      kv("synced_non_voting_followers", 0);
+      kv("synced_observers", ps.synced_observers);
+      kv("pending_syncs", ps.pending_syncs);
+      kv("last_proposal_size", ps.last_proposal_size);
+      kv("max_proposal_size", ps.max_proposal_size);
+      kv("min_proposal_size", ps.min_proposal_size);
+    }
+    if (ens_) {
+      kv("peer_state", ps.peer_state);
+      kv("quorum_size", ps.quorum_size);
+      kv("diff_count", ps.diff_count);
+      kv("snap_count_sync", ps.snap_count);
+      kv("election_time", ps.last_election_ms < 0 ? 0 : ps.last_election_ms);
+      if (!Leading()) kv("follower_sync_time", ps.last_sync_ms < 0 ? 0 : ps.last_sync_ms);
+      kv("commit_count", ps.commit_count);
+    }
+    int64_t fsyncs = log_ ? log_->fsync_count() : ens_->fsync_count();
     auto summary = [&](std::string_view name, double avgv, int64_t minv, int64_t maxv, int64_t cnt, int64_t sum) {
       kv(fmt::format("avg_{}", name), JavaDouble(avgv));
       kv(fmt::format("min_{}", name), minv);
@@ -246,9 +273,10 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
       kv(fmt::format("cnt_{}", name), cnt);
       kv(fmt::format("sum_{}", name), sum);
     };
-    int64_t fsync_ms_total = log_->fsync_micros_total() / 1000;
-    summary("fsynctime", fsyncs ? static_cast<double>(log_->fsync_micros_total()) / 1000.0 / static_cast<double>(fsyncs) : 0.0,
-            0, log_->fsync_micros_max() / 1000, fsyncs, fsync_ms_total);
+    int64_t fsync_us = log_ ? log_->fsync_micros_total() : 0;
+    int64_t fsync_ms_total = fsync_us / 1000;
+    summary("fsynctime", fsyncs && log_ ? static_cast<double>(fsync_us) / 1000.0 / static_cast<double>(fsyncs) : 0.0,
+            0, log_ ? log_->fsync_micros_max() / 1000 : 0, fsyncs, fsync_ms_total);
     int64_t snaps = snapshots_taken_.load();
     summary("snapshottime", static_cast<double>(last_snapshot_ms_.load()), 0, last_snapshot_ms_.load(), snaps,
             last_snapshot_ms_.load() * snaps);

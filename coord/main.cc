@@ -1,4 +1,5 @@
-// quorumd CONFIG: the bundled ZooKeeper-compatible coordination server (standalone).
+// quorumd CONFIG: the bundled ZooKeeper-compatible coordination server, standalone or as a
+// member of the ensemble its zoo.cfg lists (server.N lines and dataDir/myid).
 #include <signal.h>
 #include <unistd.h>
 
@@ -22,7 +23,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: quorumd CONFIG\n"
                  "  Serves ZooKeeper's client protocol on clientPort, storing its transaction log\n"
-                 "  and snapshots in dataDir/version-2. CONFIG is a zoo.cfg.\n"
+                 "  and snapshots in dataDir/version-2. CONFIG is a zoo.cfg; with two or more\n"
+                 "  server.N=host:quorumPort:electionPort lines it joins that ensemble as myid.\n"
                  "  QUORUMD_LOG_FILE=PATH appends the log there instead of stderr.\n");
     return argc == 2 ? 0 : 2;
   }
@@ -39,11 +41,9 @@ int main(int argc, char** argv) {
     Log(LogLevel::kError, "ZooKeeperServerMain@0", "Invalid config, exiting abnormally: {}", st.message());
     return 2;
   }
-  if (!config.servers.empty()) {
-    SetLogMyid(config.server_id);
-    Log(LogLevel::kWarn, "QuorumPeerMain@0",
-        "{} lists {} servers; this quorumd runs standalone and serves only its own data", config.path,
-        config.servers.size());
+  if (!config.servers.empty()) SetLogMyid(config.server_id);
+  if (config.servers.size() == 1) {
+    Log(LogLevel::kInfo, "QuorumPeerMain@0", "{} lists one server: running standalone", config.path);
   }
   Server server(config);
   g_server = &server;

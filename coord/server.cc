@@ -18,6 +18,7 @@
 #include <cstring>
 #include <random>
 
+#include "coord/ensemble.h"
 #include "coord/log.h"
 #include "coord/wire.h"
 
@@ -29,6 +30,7 @@ constexpr uint64_t kListenTag = 1;
 constexpr uint64_t kStopTag = 2;
 constexpr uint64_t kLogTag = 3;
 constexpr uint64_t kTimerTag = 4;
+constexpr uint64_t kEnsembleTag = 5;
 constexpr int64_t kContainerCheckMs = 60000;
 
 const char* OpName(int32_t type) {
@@ -81,6 +83,7 @@ Server::Server(Config config) : config_(std::move(config)) {}
 
 Server::~Server() {
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  ens_.reset();  // its node thread reads the tree under tree_mu_: stop it first
   for (auto& [id, c] : conns_) close(c->fd);
   for (int fd : {listen_fd_, stop_fd_, timer_fd_, epoll_fd_}) {
     if (fd >= 0) close(fd);
@@ -132,7 +135,26 @@ Status Server::Start() {
       "clientPortListenBacklog {} datadir {} snapdir {}",
       config_.tick_time, config_.MinSessionTimeout(), config_.MaxSessionTimeout(),
       config_.client_port_listen_backlog, log_dir_, log_dir_);
-  FAULTLINE_RETURN_IF_ERROR(Recover(log_dir_, &tree_, &recovery_));
+  if (config_.servers.size() >= 2) {
+    ens_ = std::make_unique<EnsembleBridge>(config_, &tree_, &tree_mu_);
+    std::string snapshot;
+    std::vector<std::string> warnings;
+    if (mkdir(log_dir_.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::Unavailable(log_dir_ + ": cannot create: " + strerror(errno));
+    }
+    auto t_rec = NowMs();
+    FAULTLINE_RETURN_IF_ERROR(ens_->Open(log_dir_, &snapshot, &warnings));
+    for (const auto& w : warnings) Log(LogLevel::kError, "FileTxnSnapLog@0", "{}", w);
+    if (!snapshot.empty() && !tree_.Deserialize(snapshot)) {
+      return Status::Internal(log_dir_ + ": the ensemble snapshot does not decode");
+    }
+    recovery_.snapshot_millis = NowMs() - t_rec;
+    recovery_.snapshot_zxid = tree_.last_zxid();
+    serving_ = false;
+    role_ = static_cast<int>(zab::ServerState::kLooking);
+  } else {
+    FAULTLINE_RETURN_IF_ERROR(Recover(log_dir_, &tree_, &recovery_));
+  }
   Log(LogLevel::kInfo, "ZKDatabase@0", "Snapshot loaded in {} ms, highest zxid is {}, {} transactions replayed",
       recovery_.snapshot_millis + recovery_.replay_millis, Hex(tree_.last_zxid()), recovery_.replayed);
 
@@ -146,13 +168,15 @@ Status Server::Start() {
   uint64_t sid = config_.servers.empty() ? 1 : static_cast<uint64_t>(config_.server_id);
   next_session_id_ = static_cast<int64_t>(base | (sid << 56));
 
-  log_ = std::make_unique<TxnLogWriter>(log_dir_, config_.prealloc_bytes, config_.force_sync);
-  FAULTLINE_RETURN_IF_ERROR(log_->Open(tree_.last_zxid() + 1));
+  if (!ens_) {
+    log_ = std::make_unique<TxnLogWriter>(log_dir_, config_.prealloc_bytes, config_.force_sync);
+    FAULTLINE_RETURN_IF_ERROR(log_->Open(tree_.last_zxid() + 1));
+  }
   // A snapshot at start-up only when there is none yet or the log was cut; otherwise the
   // replayed transactions count toward the next background snapshot, so a large tree does
   // not hold up serving.
   txns_since_snapshot_ = recovery_.replayed;
-  if (recovery_.snapshot_zxid < 0 || recovery_.log_cut) {
+  if (!ens_ && (recovery_.snapshot_zxid < 0 || recovery_.log_cut)) {
     std::string path = fmt::format("{}/snapshot.{:x}", log_dir_, tree_.last_zxid());
     Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}", Hex(tree_.last_zxid()), path);
     Status st = WriteSnapshot(log_dir_, tree_.last_zxid(), tree_.Serialize());
@@ -201,10 +225,18 @@ Status Server::Start() {
   };
   add(listen_fd_, kListenTag);
   add(stop_fd_, kStopTag);
-  add(log_->notify_fd(), kLogTag);
+  if (log_) add(log_->notify_fd(), kLogTag);
+  if (ens_) add(ens_->notify_fd(), kEnsembleTag);
   add(timer_fd_, kTimerTag);
   startup_ms_ = NowMs() - t0;
   for (const auto& w : config_.warnings) Log(LogLevel::kWarn, "QuorumPeerConfig@0", "{}", w);
+  if (ens_) {
+    Status st = ens_->Start();
+    if (!st.ok()) return st.Annotate("quorum port");
+    Log(LogLevel::kInfo, "QuorumPeerMain@0", "quorumd started in {} ms as server {} of {} ({} voting), clients on port {}",
+        startup_ms_, config_.server_id, config_.servers.size(), ens_->peer_config().voters.size(), port_);
+    return Status::Ok();
+  }
   Log(LogLevel::kInfo, "ZooKeeperServerMain@0", "quorumd started in {} ms, serving clients on port {}", startup_ms_, port_);
   return Status::Ok();
 }
@@ -218,12 +250,16 @@ Status Server::Run() {
   epoll_event events[256];
   int64_t last_container_check = NowMs();
   bool stopping = false;
+  std::unique_lock<std::mutex> tree_lock(tree_mu_, std::defer_lock);
   while (!stopping && fatal_.ok()) {
     int n = epoll_wait(epoll_fd_, events, 256, -1);
     if (n < 0 && errno != EINTR) return Status::Internal(std::string("epoll_wait: ") + strerror(errno));
+    tree_lock.lock();
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
-      if (tag == kListenTag) {
+      if (tag == kEnsembleTag) {
+        OnEnsemble();
+      } else if (tag == kListenTag) {
         Accept();
       } else if (tag == kStopTag) {
         stopping = true;
@@ -242,7 +278,7 @@ Status Server::Run() {
         uint64_t v;
         (void)!read(timer_fd_, &v, sizeof v);
         Tick();
-        if (NowMs() - last_container_check >= kContainerCheckMs) {
+        if (NowMs() - last_container_check >= kContainerCheckMs && (!ens_ || Leading())) {
           last_container_check = NowMs();
           for (const auto& path : tree_.EmptyContainers()) {
             std::string body;
@@ -259,13 +295,20 @@ Status Server::Run() {
         if (!c->dead && (events[i].events & EPOLLOUT)) OnWritable(c);
       }
     }
-    Status st = log_->Flush();
+    Status st = log_ ? log_->Flush() : Status::Ok();
     if (!st.ok()) {
       Log(LogLevel::kError, "SyncRequestProcessor@0", "Severe unrecoverable error, exiting: {}", st.message());
       fatal_ = st;
     }
+    if (ens_ && fatal_.ok()) {
+      Status es = ens_->storage_error();
+      if (!es.ok()) {
+        Log(LogLevel::kError, "SyncRequestProcessor@0", "Severe unrecoverable error, exiting: {}", es.message());
+        fatal_ = es;
+      }
+    }
     MaybeSnapshot();
-    if (!holding_.empty() && log_->durable_zxid() >= log_->written_zxid()) {
+    if (!holding_.empty() && log_ && log_->durable_zxid() >= log_->written_zxid()) {
       std::vector<uint64_t> ids(holding_.begin(), holding_.end());
       for (uint64_t id : ids) {
         auto it = conns_.find(id);
@@ -283,8 +326,10 @@ Status Server::Run() {
         ++it;
       }
     }
+    tree_lock.unlock();
   }
-  log_->Flush();
+  if (log_) log_->Flush();
+  if (ens_) ens_->Stop();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   if (!fatal_.ok()) return fatal_;
   Log(LogLevel::kInfo, "ZooKeeperServer@0", "shutting down");
@@ -420,23 +465,42 @@ void Server::Close(Connection* c, const char* why) {
   outstanding_ -= c->outstanding;
 }
 
+int64_t Server::DurableZxid() const {
+  // In an ensemble a txn reaches the tree only once a quorum made it durable.
+  return log_ ? log_->durable_zxid() : INT64_MAX;
+}
+
 void Server::Queue(Connection* c, std::string bytes, int64_t tag) {
   if (c->dead) return;
-  if (c->held.empty() && tag <= log_->durable_zxid()) {
+  if (c->held.empty() && tag <= DurableZxid()) {
     c->out += bytes;
     c->sent++;
     packets_sent_++;
     c->want_write = true;
     return;
   }
-  c->held.push_back(Connection::Held{tag, std::move(bytes), -1});
+  c->held.push_back(Connection::Held{tag, std::move(bytes), -1, 0});
   holding_.insert(c->id);
 }
 
+// Puts bytes just before the placeholder of request `seq` (a watch event its own write
+// fired goes out before its reply, as in ZooKeeper), or at the end when there is none.
+void Server::QueueBefore(Connection* c, uint64_t seq, std::string bytes, int64_t tag) {
+  if (c->dead) return;
+  for (auto it = c->held.begin(); seq != 0 && it != c->held.end(); ++it) {
+    if (it->seq == seq) {
+      c->held.insert(it, Connection::Held{tag, std::move(bytes), -1, 0});
+      holding_.insert(c->id);
+      return;
+    }
+  }
+  Queue(c, std::move(bytes), tag);
+}
+
 void Server::Release(Connection* c) {
-  int64_t durable = log_->durable_zxid();
+  int64_t durable = DurableZxid();
   int64_t now = NowMs();
-  while (!c->held.empty() && c->held.front().tag <= durable) {
+  while (!c->held.empty() && c->held.front().seq == 0 && c->held.front().tag <= durable) {
     Connection::Held& h = c->held.front();
     if (h.received_ms >= 0) {
       int64_t lat = now - h.received_ms;
@@ -461,8 +525,7 @@ void Server::Release(Connection* c) {
   if (c->held.empty()) holding_.erase(c->id);
 }
 
-void Server::Reply(Connection* c, int32_t xid, int64_t zxid, int32_t err, std::string_view body, int64_t tag) {
-  if (c == nullptr || c->dead) return;
+std::string Server::Frame(int32_t xid, int64_t zxid, int32_t err, std::string_view body) {
   std::string bytes;
   JuteWriter w = BeginFrame(&bytes);
   w.Int(xid);
@@ -473,6 +536,12 @@ void Server::Reply(Connection* c, int32_t xid, int64_t zxid, int32_t err, std::s
   last_response_size_ = static_cast<int64_t>(bytes.size());
   min_response_size_ = min_response_size_ < 0 ? last_response_size_ : std::min(min_response_size_, last_response_size_);
   max_response_size_ = std::max(max_response_size_, last_response_size_);
+  return bytes;
+}
+
+void Server::Reply(Connection* c, int32_t xid, int64_t zxid, int32_t err, std::string_view body, int64_t tag) {
+  if (c == nullptr || c->dead) return;
+  std::string bytes = Frame(xid, zxid, err, body);
   c->last_zxid = zxid;
   c->last_response_ms = WallMs();
   if (xid == xid::kPing || xid == xid::kAuth || xid == xid::kSetWatches) {
@@ -483,11 +552,10 @@ void Server::Reply(Connection* c, int32_t xid, int64_t zxid, int32_t err, std::s
   int64_t received = NowMs();
   c->outstanding++;
   outstanding_++;
-  if (c->held.empty() && tag <= log_->durable_zxid()) {
-    c->held.push_back(Connection::Held{tag, std::move(bytes), received});
+  c->held.push_back(Connection::Held{tag, std::move(bytes), received, 0});
+  if (c->held.size() == 1 && tag <= DurableZxid()) {
     Release(c);
   } else {
-    c->held.push_back(Connection::Held{tag, std::move(bytes), received});
     holding_.insert(c->id);
   }
 }
@@ -495,6 +563,7 @@ void Server::Reply(Connection* c, int32_t xid, int64_t zxid, int32_t err, std::s
 void Server::TouchSession(Connection* c) {
   auto it = sessions_.find(c->session);
   if (it != sessions_.end()) it->second.expire_at_ms = NowMs() + it->second.timeout;
+  if (ens_ && c->session != 0) touched_.insert(c->session);
 }
 
 bool Server::HandlePacket(Connection* c, std::string_view packet) {
@@ -517,6 +586,11 @@ bool Server::HandleConnect(Connection* c, std::string_view packet) {
     Log(LogLevel::kWarn, "NIOServerCnxn@0", "Unsuccessful handshake from client {}: malformed ConnectRequest", c->remote);
     return false;
   }
+  if (ens_ && !serving_) {
+    Log(LogLevel::kInfo, "NIOServerCnxn@0", "Closing connection from {}: this server is not serving requests ({})",
+        c->remote, ModeName());
+    return false;
+  }
   if (last_zxid_seen > tree_.last_zxid()) {
     Log(LogLevel::kInfo, "ZooKeeperServer@0",
         "Refusing session request for client {} as it has seen zxid {} our last zxid is {} client must try another server",
@@ -525,23 +599,19 @@ bool Server::HandleConnect(Connection* c, std::string_view packet) {
   }
   connection_requests_++;
   int32_t negotiated = std::clamp(timeout, config_.MinSessionTimeout(), config_.MaxSessionTimeout());
-  auto respond = [&](int32_t to, int64_t id, const std::string& pw, int64_t tag) {
-    std::string bytes;
-    JuteWriter w = BeginFrame(&bytes);
-    w.Int(0);
-    w.Int(to);
-    w.Long(id);
-    w.Buffer(pw);
-    w.Bool(false);
-    FinishFrame(w);
-    Queue(c, std::move(bytes), tag);
-  };
   if (session == 0) {
     Log(LogLevel::kInfo, "ZooKeeperServer@0", "Client attempting to establish new session at {}", c->remote);
     int64_t id = NextSessionId();
     std::string body;
     JuteWriter w(&body);
     w.Int(negotiated);
+    if (ens_) {
+      // The session exists once the quorum has committed it; the reply waits for that.
+      uint64_t seq = ++next_seq_;
+      pending_[seq] = Pending{c->id, 0, true, negotiated};
+      ens_->Propose(seq, Txn{0, id, WallMs(), op::kCreateSession, body});
+      return true;
+    }
     Txn txn{tree_.last_zxid() + 1, id, WallMs(), op::kCreateSession, body};
     Status st = log_->Append(txn);
     if (!st.ok()) {
@@ -557,7 +627,7 @@ bool Server::HandleConnect(Connection* c, std::string_view packet) {
     c->session = id;
     c->timeout = negotiated;
     c->connected = true;
-    respond(negotiated, id, PasswordFor(id), txn.zxid);
+    SendConnectResponse(c, negotiated, id, txn.zxid);
     Log(LogLevel::kInfo, "ZooKeeperServer@0", "Established session {} with negotiated timeout {} for client {}",
         Hex(id), negotiated, c->remote);
     return true;
@@ -567,7 +637,7 @@ bool Server::HandleConnect(Connection* c, std::string_view packet) {
   if (it == sessions_.end() || it->second.closing || passwd != PasswordFor(session)) {
     Log(LogLevel::kInfo, "ZooKeeperServer@0", "Invalid session {} for client {}, probably expired", Hex(session),
         c->remote);
-    respond(0, 0, std::string(kPasswordLength, '\0'), 0);
+    SendConnectResponse(c, 0, 0, 0);
     c->close_after_flush = true;
     return true;
   }
@@ -584,10 +654,22 @@ bool Server::HandleConnect(Connection* c, std::string_view packet) {
   c->session = session;
   c->timeout = negotiated;
   c->connected = true;
-  respond(negotiated, session, PasswordFor(session), tree_.last_zxid());
+  SendConnectResponse(c, negotiated, session, tree_.last_zxid());
   Log(LogLevel::kInfo, "ZooKeeperServer@0", "Established session {} with negotiated timeout {} for client {}",
       Hex(session), negotiated, c->remote);
   return true;
+}
+
+void Server::SendConnectResponse(Connection* c, int32_t timeout, int64_t session, int64_t tag) {
+  std::string bytes;
+  JuteWriter w = BeginFrame(&bytes);
+  w.Int(0);
+  w.Int(timeout);
+  w.Long(session);
+  w.Buffer(session == 0 ? std::string(kPasswordLength, '\0') : PasswordFor(session));
+  w.Bool(false);
+  FinishFrame(w);
+  Queue(c, std::move(bytes), tag);
 }
 
 std::vector<AuthId> Server::IdsOf(Connection* c) const {
@@ -977,6 +1059,23 @@ void Server::WriteFailed(const Status& st) {
 }
 
 bool Server::Submit(Connection* c, int32_t xid, int32_t type, int64_t session, std::string body) {
+  if (ens_) {
+    if (!serving_) {
+      if (c) Reply(c, xid, tree_.last_zxid(), err::kConnectionLoss, {}, tree_.last_zxid());
+      return false;
+    }
+    uint64_t seq = ++next_seq_;
+    pending_[seq] = Pending{c ? c->id : 0, xid, false, 0};
+    if (c && !c->dead) {
+      // Hold this request's place so that later replies on the connection wait behind it.
+      c->held.push_back(Connection::Held{INT64_MAX, {}, NowMs(), seq});
+      c->outstanding++;
+      outstanding_++;
+      holding_.insert(c->id);
+    }
+    ens_->Propose(seq, Txn{0, session, WallMs(), type, std::move(body)});
+    return true;
+  }
   Txn txn{tree_.last_zxid() + 1, session, WallMs(), type, std::move(body)};
   Status st = log_->Append(txn);
   if (!st.ok()) {
@@ -992,11 +1091,25 @@ bool Server::Submit(Connection* c, int32_t xid, int32_t type, int64_t session, s
   return true;
 }
 
-void Server::ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid) {
+void Server::ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid, uint64_t seq) {
   ApplyResult res = tree_.Apply(txn);
   txns_since_snapshot_++;
   txns_logged_++;
-  FireWatches(res.events, txn.zxid);
+  if (seq != 0 && origin) {
+    // Watch events this write fires on its own connection go just before its reply.
+    pending_watch_origin_ = origin;
+    pending_watch_seq_ = seq;
+    FireWatches(res.events, txn.zxid);
+    pending_watch_origin_ = nullptr;
+    pending_watch_seq_ = 0;
+  } else {
+    FireWatches(res.events, txn.zxid);
+  }
+  if (txn.type == op::kCreateSession && sessions_.find(txn.session_id) == sessions_.end()) {
+    JuteReader r(txn.body);
+    int32_t timeout = r.Int();
+    if (r.ok()) sessions_[txn.session_id] = SessionState{timeout, NowMs() + timeout, 0, false};
+  }
   if (txn.type == op::kCloseSession) {
     auto it = sessions_.find(txn.session_id);
     if (it != sessions_.end()) {
@@ -1008,6 +1121,20 @@ void Server::ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid) {
       sessions_.erase(it);
     }
     Log(LogLevel::kInfo, "PrepRequestProcessor@0", "Processed session termination for sessionid: {}", Hex(txn.session_id));
+  }
+  if (origin && seq != 0) {
+    // Fill in the place the request has held since it was proposed.
+    for (auto& h : origin->held) {
+      if (h.seq != seq) continue;
+      h.bytes = Frame(xid, txn.zxid, res.err, res.response);
+      h.tag = txn.zxid;
+      h.seq = 0;
+      origin->last_zxid = txn.zxid;
+      origin->last_response_ms = WallMs();
+      break;
+    }
+    Release(origin);
+    return;
   }
   if (origin) Reply(origin, xid, txn.zxid, res.err, res.response, txn.zxid);
 }
@@ -1039,7 +1166,12 @@ void Server::FireWatches(const std::vector<WatchEvent>& events, int64_t zxid) {
     FinishFrame(w);
     for (uint64_t id : targets) {
       auto cit = conns_.find(id);
-      if (cit != conns_.end()) Queue(cit->second.get(), bytes, zxid);
+      if (cit == conns_.end()) continue;
+      if (cit->second.get() == pending_watch_origin_) {
+        QueueBefore(cit->second.get(), pending_watch_seq_, bytes, zxid);
+      } else {
+        Queue(cit->second.get(), bytes, zxid);
+      }
     }
   }
 }
@@ -1059,6 +1191,14 @@ void Server::RemoveWatches(Connection* c) {
 
 void Server::Tick() {
   int64_t now = NowMs();
+  if (ens_) {
+    // A learner reports the sessions it saw alive; only the serving leader expires any.
+    if (!touched_.empty() && serving_ && !Leading()) {
+      ens_->Touch(std::vector<uint64_t>(touched_.begin(), touched_.end()));
+    }
+    touched_.clear();
+    if (!serving_ || !Leading()) return;
+  }
   std::vector<int64_t> expired;
   for (auto& [id, s] : sessions_) {
     if (!s.closing && s.expire_at_ms < now) expired.push_back(id);
@@ -1068,6 +1208,13 @@ void Server::Tick() {
     Log(LogLevel::kInfo, "SessionTrackerImpl@0", "Expiring session {}, timeout of {}ms exceeded", Hex(id), s.timeout);
     expired_sessions_++;
     uint64_t conn = s.conn;
+    if (ens_) {
+      s.closing = true;  // decided once, here; the close goes through the log
+      ens_->CloseSession(static_cast<uint64_t>(id));
+      auto cit = conns_.find(conn);
+      if (cit != conns_.end()) Close(cit->second.get(), nullptr);
+      continue;
+    }
     if (!Submit(nullptr, 0, op::kCloseSession, id, "")) {
       s.expire_at_ms = now + config_.tick_time;  // no room in the log yet: try again later
       continue;
@@ -1081,6 +1228,30 @@ void Server::MaybeSnapshot() {
   if (txns_since_snapshot_ < snapshot_threshold_ || snapshot_running_.load()) return;
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   int64_t zxid = tree_.last_zxid();
+  if (ens_) {
+    txns_since_snapshot_ = 0;
+    std::string payload = tree_.Serialize();
+    snapshot_running_ = true;
+    int retain = config_.snap_retain_count;
+    EnsembleBridge* ens = ens_.get();
+    snapshot_thread_ = std::thread([this, ens, zxid, retain, payload = std::move(payload)]() mutable {
+      pthread_setname_np(pthread_self(), "Snapshot Thread");
+      Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}", Hex(zxid), log_dir_);
+      auto t0 = std::chrono::steady_clock::now();
+      Status s = ens->SaveSnapshot(zxid, payload, retain);
+      if (s.ok()) {
+        snapshots_taken_++;
+        last_snapshot_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+      } else {
+        Log(LogLevel::kError, "SyncRequestProcessor@0",
+            "Unable to take a snapshot at {}: {}; the previous snapshot and the logs are kept", Hex(zxid), s.message());
+      }
+      std::string().swap(payload);
+      malloc_trim(0);
+      snapshot_running_ = false;
+    });
+    return;
+  }
   Status st = log_->Roll(zxid + 1);
   if (!st.ok()) {
     Log(LogLevel::kWarn, "SyncRequestProcessor@0", "Cannot roll the transaction log for a snapshot: {}", st.message());
@@ -1109,6 +1280,143 @@ void Server::MaybeSnapshot() {
     malloc_trim(0);
     snapshot_running_ = false;
   });
+}
+
+}  // namespace faultline::coord
+
+namespace faultline::coord {
+
+bool Server::Leading() const { return role_ == static_cast<int>(zab::ServerState::kLeading); }
+
+std::string Server::ModeName() const {
+  if (!ens_) return "standalone";
+  switch (static_cast<zab::ServerState>(role_)) {
+    case zab::ServerState::kLeading: return "leader";
+    case zab::ServerState::kFollowing: return "follower";
+    case zab::ServerState::kObserving: return "observer";
+    default: return "looking";
+  }
+}
+
+void Server::CloseAllClients(const char* why) {
+  size_t n = 0;
+  for (auto& [id, c] : conns_) {
+    if (c->dead) continue;
+    Close(c.get(), nullptr);
+    ++n;
+  }
+  if (n) Log(LogLevel::kInfo, "NIOServerCnxnFactory@0", "Closed {} client connection(s): {}", n, why);
+}
+
+void Server::OnEnsemble() {
+  for (EnsembleItem& item : ens_->Take()) {
+    switch (item.kind) {
+      case EnsembleItem::Kind::kCommit:
+        OnEnsembleCommit(item);
+        break;
+      case EnsembleItem::Kind::kInstall: {
+        CloseAllClients("a snapshot from the leader replaces the data tree");
+        if (!tree_.Deserialize(item.snapshot)) {
+          fatal_ = Status::Internal("the snapshot from the leader at " + Hex(item.snapshot_zxid) + " does not decode");
+          return;
+        }
+        sessions_.clear();
+        int64_t now = NowMs();
+        for (const auto& [id, timeout] : tree_.sessions()) sessions_[id] = SessionState{timeout, now + timeout, 0, false};
+        data_watches_.clear();
+        child_watches_.clear();
+        Log(LogLevel::kInfo, "Learner@0", "Loaded the leader's snapshot at {} ({} znodes)", Hex(item.snapshot_zxid),
+            tree_.node_count());
+        break;
+      }
+      case EnsembleItem::Kind::kRole:
+        OnRoleChange(item);
+        break;
+      case EnsembleItem::Kind::kTouched: {
+        int64_t now = NowMs();
+        for (uint64_t id : item.sessions) {
+          auto it = sessions_.find(static_cast<int64_t>(id));
+          if (it != sessions_.end()) it->second.expire_at_ms = now + it->second.timeout;
+        }
+        break;
+      }
+      case EnsembleItem::Kind::kRefused: {
+        if (item.origin == 0) {
+          // A close the leader could not propose: try again on the next tick if still leading.
+          for (uint64_t id : item.sessions) {
+            auto it = sessions_.find(static_cast<int64_t>(id));
+            if (it != sessions_.end()) it->second.closing = false;
+          }
+          break;
+        }
+        auto it = pending_.find(item.seq);
+        if (it == pending_.end()) break;
+        auto cit = conns_.find(it->second.conn);
+        pending_.erase(it);
+        if (cit != conns_.end()) Close(cit->second.get(), "the request could not be proposed");
+        break;
+      }
+    }
+  }
+}
+
+void Server::OnEnsembleCommit(EnsembleItem& item) {
+  Connection* origin = nullptr;
+  Pending p;
+  bool ours = false;
+  if (item.origin == ens_->self() && item.seq != 0) {
+    auto it = pending_.find(item.seq);
+    if (it != pending_.end()) {
+      p = it->second;
+      ours = true;
+      pending_.erase(it);
+      auto cit = conns_.find(p.conn);
+      if (cit != conns_.end() && !cit->second->dead) origin = cit->second.get();
+    }
+  }
+  if (ours && p.connect) {
+    ApplyCommitted(item.txn, nullptr, 0);
+    if (!origin) return;
+    int64_t id = item.txn.session_id;
+    auto sit = sessions_.find(id);
+    if (sit != sessions_.end()) sit->second.conn = origin->id;
+    origin->session = id;
+    origin->timeout = p.timeout;
+    origin->connected = true;
+    SendConnectResponse(origin, p.timeout, id, item.txn.zxid);
+    Log(LogLevel::kInfo, "ZooKeeperServer@0", "Established session {} with negotiated timeout {} for client {}", Hex(id),
+        p.timeout, origin->remote);
+    return;
+  }
+  if (ours && origin) {
+    ApplyCommitted(item.txn, origin, p.xid, item.seq);
+  } else {
+    ApplyCommitted(item.txn, nullptr, 0);
+  }
+}
+
+void Server::OnRoleChange(EnsembleItem& item) {
+  bool was_serving = serving_;
+  int was_role = role_;
+  role_ = static_cast<int>(item.state);
+  serving_ = item.serving;
+  role_changes_++;
+  if (was_serving && (!serving_ || was_role != role_)) {
+    CloseAllClients(serving_ ? "the server changed its role" : "the server stopped serving requests");
+    pending_.clear();
+    touched_.clear();
+  }
+  if (serving_ && (!was_serving || was_role != role_)) {
+    if (Leading()) {
+      // A new leader gives every session a fresh timeout: it has heard from none of them yet.
+      int64_t now = NowMs();
+      for (auto& [id, s] : sessions_) {
+        s.expire_at_ms = now + s.timeout;
+        s.closing = false;
+      }
+    }
+    Log(LogLevel::kInfo, "QuorumPeer@0", "Serving clients as {} at zxid {}", ModeName(), Hex(tree_.last_zxid()));
+  }
 }
 
 }  // namespace faultline::coord

@@ -10,8 +10,11 @@
 // Reads run against the tree at once and are tagged with the tree's last zxid, so no
 // client ever sees a write before it is on disk, and a session's replies leave in order.
 //
-// For the ensemble, Append becomes "propose", and txns committed by the quorum arrive
-// through ApplyCommitted whoever proposed them.
+// In an ensemble (zoo.cfg lists two or more servers), Append becomes "propose" through
+// EnsembleBridge (ensemble.h), and txns committed by the quorum arrive through
+// ApplyCommitted whoever proposed them; a reply is released when its txn is committed, which
+// means durable on a quorum. While the server is not serving (LOOKING, syncing) it accepts
+// no client sessions and closes the ones it had, as ZooKeeper does.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include <map>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <set>
 #include <string>
@@ -35,6 +39,8 @@
 
 namespace faultline::coord {
 
+class EnsembleBridge;
+struct EnsembleItem;
 
 class Server {
  public:
@@ -51,7 +57,7 @@ class Server {
   int bound_port() const { return port_; }
 
   // Applies a committed transaction and delivers its results and watch events.
-  void ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid);
+  void ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid, uint64_t seq = 0);
 
  private:
   struct SessionState {
@@ -91,10 +97,36 @@ class Server {
   int64_t NextSessionId();
   std::string PasswordFor(int64_t session) const;
   void WriteFailed(const Status& st);
+  std::string Frame(int32_t xid, int64_t zxid, int32_t err, std::string_view body);
+  void SendConnectResponse(Connection* c, int32_t timeout, int64_t session, int64_t tag);
+  int64_t DurableZxid() const;
+  void QueueBefore(Connection* c, uint64_t seq, std::string bytes, int64_t tag);
+  // Ensemble.
+  void OnEnsemble();
+  void OnEnsembleCommit(EnsembleItem& item);
+  void OnRoleChange(EnsembleItem& item);
+  void CloseAllClients(const char* why);
+  bool Leading() const;
+  std::string ModeName() const;
 
   Config config_;
   DataTree tree_;
-  std::unique_ptr<TxnLogWriter> log_;
+  std::unique_ptr<TxnLogWriter> log_;  // standalone only
+  std::unique_ptr<EnsembleBridge> ens_;  // ensemble only
+  std::mutex tree_mu_;  // held by the server thread for each loop round; see ensemble.h
+  bool serving_ = true;
+  int role_ = 0;  // zab::ServerState while in an ensemble
+  struct Pending {
+    uint64_t conn = 0;
+    int32_t xid = 0;
+    bool connect = false;
+    int32_t timeout = 0;
+  };
+  std::unordered_map<uint64_t, Pending> pending_;  // our proposals by request number
+  uint64_t next_seq_ = 0;
+  std::set<int64_t> touched_;
+  Connection* pending_watch_origin_ = nullptr;  // while applying one of our own writes
+  uint64_t pending_watch_seq_ = 0;  // sessions seen alive since the last report to the leader
   std::string log_dir_;
   int epoll_fd_ = -1;
   int listen_fd_ = -1;
@@ -141,6 +173,7 @@ class Server {
   std::atomic<int64_t> last_snapshot_ms_{0};
   RecoveryResult recovery_;
   int64_t startup_ms_ = 0;
+  int64_t role_changes_ = 0;
 };
 
 }  // namespace faultline::coord

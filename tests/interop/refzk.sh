@@ -3,6 +3,8 @@
 # temporary config and dataDir, so tests and benches can put it beside quorumd.
 #   refzk.sh DIR PORT [extra zoo.cfg lines...]
 # DIR is created and holds zoo.cfg, data/ and zookeeper.log. The caller owns the PID.
+# REFZK_MAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain runs an ensemble member
+# (the extra lines then carry the server.N lines, and DIR/data/myid must exist).
 set -euo pipefail
 dir=$1; port=$2; shift 2
 mkdir -p "$dir/data"
@@ -30,4 +32,4 @@ for j in netty-buffer netty-codec netty-common netty-handler netty-resolver nett
 done
 exec java -Xmx256m -cp "$dir:$cp" -Dzookeeper.log.file="$dir/zookeeper.log" \
   -Dlog4j.configuration="file:$dir/log4j.properties" \
-  org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg"
+  "${REFZK_MAIN:-org.apache.zookeeper.server.ZooKeeperServerMain}" "$dir/zoo.cfg"

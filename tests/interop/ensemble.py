@@ -1,0 +1,348 @@
+#!/usr/bin/python3
+"""Three-server ensembles of quorumd and of Apache ZooKeeper 3.8, side by side on loopback,
+through the same scenario with kazoo clients writing throughout:
+
+  - the ensemble elects one leader and two followers (srvr's Mode);
+  - a write through a follower is read back on every server;
+  - the leader is SIGKILLed: a new leader is elected and accepts writes; the old one restarts
+    and rejoins as a follower with everything it missed;
+  - the leader is SIGSTOPped past syncLimit: the others elect a new leader; after SIGCONT the
+    old one stops serving as leader and rejoins as a follower;
+  - a session with an ephemeral znode, connected through the whole connection string, moves
+    to another server when its own is killed, and keeps its ephemeral;
+  - a majority stopped: the last server stops serving (srvr says so) and writes fail;
+  - at the end every acknowledged write is present on every server (a set check).
+
+Both servers must pass every check; the failover times of each are printed side by side.
+
+usage: ensemble.py [--quorumd PATH] [--only quorumd|zookeeper]
+"""
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+
+from kazoo.client import KazooClient  # noqa: E402
+from kazoo.exceptions import KazooException  # noqa: E402
+from kazoo.handlers.threading import KazooTimeoutError  # noqa: E402
+
+logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # reconnects are the point here
+
+TICK = 500
+CFG = ["tickTime=%d" % TICK, "initLimit=10", "syncLimit=4", "4lw.commands.whitelist=*"]
+
+
+class Member:
+    def __init__(self, kind, sid, quorumd_bin, base):
+        self.kind = kind
+        self.sid = sid
+        self.quorumd_bin = quorumd_bin
+        self.dir = os.path.join(base, "s%d" % sid)
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.data)
+        with open(os.path.join(self.data, "myid"), "w") as f:
+            f.write("%d\n" % sid)
+        self.port = servers.free_port()
+        self.proc = None
+        self.stopped = False
+        self.log_path = os.path.join(self.dir, "zookeeper.log" if kind == "zookeeper" else "server.log")
+
+    def start(self, server_lines):
+        extra = CFG + server_lines
+        if self.kind == "zookeeper":
+            env = dict(os.environ, REFZK_MAIN="org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            self.proc = subprocess.Popen([servers.REFZK, self.dir, str(self.port)] + extra + ["dataDir=" + self.data],
+                                         env=env, stdout=open(os.path.join(self.dir, "stdout"), "a"),
+                                         stderr=subprocess.STDOUT)
+        else:
+            cfg = os.path.join(self.dir, "zoo.cfg")
+            with open(cfg, "w") as f:
+                f.write("dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
+                        % (self.data, self.port))
+                for line in extra:
+                    f.write(line + "\n")
+            env = dict(os.environ, QUORUMD_LOG_FILE=self.log_path)
+            self.proc = subprocess.Popen([self.quorumd_bin, cfg], env=env, stdout=subprocess.DEVNULL,
+                                         stderr=open(os.path.join(self.dir, "stderr"), "a"))
+        self.stopped = False
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            if self.stopped:
+                self.proc.send_signal(signal.SIGCONT)
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def mode(self):
+        try:
+            out = servers.four_letter(self.port, "srvr", 1.0)
+        except OSError:
+            return "down"
+        if "not currently serving" in out:
+            return "not serving"
+        for line in out.splitlines():
+            if line.startswith("Mode: "):
+                return line[6:]
+        return "?"
+
+    @property
+    def hosts(self):
+        return "127.0.0.1:%d" % self.port
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Ensemble:
+    def __init__(self, kind, quorumd_bin, n=3):
+        self.kind = kind
+        self.base = tempfile.mkdtemp(prefix="flq-ens-%s-" % kind, dir="/tmp")
+        self.members = [Member(kind, i + 1, quorumd_bin, self.base) for i in range(n)]
+        self.lines = []
+        for m in self.members:
+            self.lines.append("server.%d=127.0.0.1:%d:%d" % (m.sid, servers.free_port(22000, 22499),
+                                                             servers.free_port(22500, 22999)))
+
+    def __enter__(self):
+        for m in self.members:
+            m.start(self.lines)
+        return self
+
+    def __exit__(self, *exc):
+        for m in self.members:
+            try:
+                m.kill()
+            except Exception:  # noqa: BLE001
+                pass
+        if exc[0] is not None:
+            for m in self.members:
+                print("---- %s server %d log tail ----" % (self.kind, m.sid))
+                print("\n".join(m.log().splitlines()[-30:]))
+        shutil.rmtree(self.base, ignore_errors=True)
+        return False
+
+    @property
+    def hosts(self):
+        return ",".join(m.hosts for m in self.members)
+
+    def modes(self):
+        return {m.sid: m.mode() for m in self.members}
+
+    def leader(self, timeout=60.0, exclude=()):
+        """Waits for exactly one leader among the live members (and followers for the rest)."""
+        end = time.time() + timeout
+        modes = {}
+        while time.time() < end:
+            modes = self.modes()
+            live = {s: md for s, md in modes.items() if s not in exclude}
+            leaders = [s for s, md in live.items() if md == "leader"]
+            if len(leaders) == 1 and all(md in ("leader", "follower") for md in live.values()):
+                return leaders[0]
+            time.sleep(0.05)
+        raise AssertionError("%s: no single leader after %.0fs: %s" % (self.kind, timeout, modes))
+
+    def member(self, sid):
+        return self.members[sid - 1]
+
+
+class Writer(threading.Thread):
+    """Creates /acked/w-NNNN through the whole connection string; records what was acknowledged."""
+
+    def __init__(self, hosts):
+        super().__init__(daemon=True)
+        self.zk = KazooClient(hosts=hosts, timeout=6, connection_retry=None, command_retry=None)
+        self.zk.start(timeout=30)
+        self.zk.ensure_path("/acked")
+        self.acked = []
+        self.failed = 0
+        self.halt = threading.Event()
+        self.i = 0
+
+    def run(self):
+        while not self.halt.is_set():
+            self.i += 1
+            try:
+                path = self.zk.create("/acked/w-%06d" % self.i, b"v")
+                self.acked.append(path.rsplit("/", 1)[1])
+            except (KazooException, KazooTimeoutError, Exception):  # noqa: BLE001
+                self.failed += 1
+                time.sleep(0.05)
+            time.sleep(0.01)
+
+    def finish(self):
+        self.halt.set()
+        self.join(30)
+        self.zk.stop()
+        self.zk.close()
+
+
+def client(hosts, timeout=10):
+    zk = KazooClient(hosts=hosts, timeout=timeout)
+    zk.start(timeout=30)
+    return zk
+
+
+def time_to_write(ens, exclude, t0, timeout=60.0):
+    """Seconds from t0 until a new leader exists and a write through it succeeds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            sid = ens.leader(timeout=1.0, exclude=exclude)
+        except AssertionError:
+            continue
+        try:
+            zk = client(ens.member(sid).hosts, timeout=4)
+            zk.create("/probe-", b"", sequence=True)
+            zk.stop()
+            zk.close()
+            return sid, time.time() - t0
+        except Exception:  # noqa: BLE001
+            time.sleep(0.05)
+    raise AssertionError("%s: no leader accepting writes %.0fs after the fault: %s" % (ens.kind, timeout, ens.modes()))
+
+
+def scenario(kind, quorumd_bin):
+    figures = {}
+    with Ensemble(kind, quorumd_bin) as ens:
+        t0 = time.time()
+        leader = ens.leader()
+        figures["cold start to leader (s)"] = time.time() - t0
+        followers = [m.sid for m in ens.members if m.sid != leader]
+
+        # A write through a follower is read back on every server.
+        zk = client(ens.member(followers[0]).hosts)
+        zk.create("/through-follower", b"hello")
+        zk.stop()
+        zk.close()
+        for m in ens.members:
+            zk = client(m.hosts)
+            zk.sync("/")
+            data, _ = zk.get("/through-follower")
+            assert data == b"hello", (kind, m.sid, data)
+            zk.stop()
+            zk.close()
+
+        # A session with an ephemeral, connected to a follower through the whole string.
+        sess = KazooClient(hosts=ens.member(followers[1]).hosts + "," + ens.hosts, timeout=10, randomize_hosts=False)
+        sess.start(timeout=30)
+        sess.create("/eph", b"mine", ephemeral=True)
+        session_id = sess.client_id[0]
+
+        writer = Writer(ens.hosts)
+        writer.start()
+        time.sleep(1.0)
+
+        # Leader SIGKILLed.
+        old = ens.leader()
+        t0 = time.time()
+        ens.member(old).kill()
+        new, took = time_to_write(ens, exclude=(old,), t0=t0)
+        figures["leader SIGKILL to writes (s)"] = took
+        assert new != old
+        ens.member(old).start(ens.lines)
+        ens.leader(exclude=())
+        assert ens.member(old).mode() == "follower", (kind, ens.modes())
+
+        # The ephemeral's server killed: the session moves and keeps it.
+        if ens.member(followers[1]).mode() != "leader":
+            ens.member(followers[1]).kill()
+            moved = time.time() + 30
+            while time.time() < moved and not (sess.connected and sess.client_id and sess.client_id[0] == session_id):
+                time.sleep(0.05)
+            assert sess.client_id[0] == session_id, (kind, "session changed")
+            assert sess.exists("/eph") is not None, (kind, "ephemeral lost when its session moved")
+            ens.member(followers[1]).start(ens.lines)
+            ens.leader()
+            figures["session moved with its ephemeral"] = "yes"
+
+        # Leader SIGSTOPped past syncLimit, then continued.
+        old = ens.leader()
+        m = ens.member(old)
+        t0 = time.time()
+        m.proc.send_signal(signal.SIGSTOP)
+        m.stopped = True
+        others = [x for x in ens.members if x.sid != old]
+        end = time.time() + 60
+        new = None
+        while time.time() < end:
+            ms = {x.sid: x.mode() for x in others}
+            leaders = [s for s, md in ms.items() if md == "leader"]
+            if len(leaders) == 1 and all(md in ("leader", "follower") for md in ms.values()):
+                new = leaders[0]
+                break
+            time.sleep(0.05)
+        assert new is not None, (kind, "no new leader while the old one is frozen", ms)
+        figures["leader SIGSTOP to new leader (s)"] = time.time() - t0
+        m.proc.send_signal(signal.SIGCONT)
+        m.stopped = False
+        ens.leader()
+        assert ens.member(old).mode() == "follower", (kind, "the frozen leader did not rejoin as follower", ens.modes())
+
+        time.sleep(1.0)
+        writer.finish()
+        assert len(writer.acked) > 20, (kind, "too few writes acknowledged", len(writer.acked), writer.failed)
+
+        # Every acknowledged write on every server.
+        for x in ens.members:
+            zk = client(x.hosts)
+            zk.sync("/acked")
+            have = set(zk.get_children("/acked"))
+            missing = [w for w in writer.acked if w not in have]
+            assert not missing, (kind, "server %d lacks %d acknowledged writes, e.g. %s" % (x.sid, len(missing), missing[:3]))
+            zk.stop()
+            zk.close()
+        figures["writes acknowledged"] = len(writer.acked)
+        sess.stop()
+        sess.close()
+
+        # A majority stopped: the last one stops serving; writes fail.
+        leader = ens.leader()
+        last = ens.member(leader)
+        for x in ens.members:
+            if x.sid != leader:
+                x.kill()
+        end = time.time() + 30
+        while time.time() < end and last.mode() not in ("not serving", "down"):
+            time.sleep(0.05)
+        assert last.mode() == "not serving", (kind, "the minority still serves", last.mode())
+    return figures
+
+
+def main():
+    qbin = servers.quorumd_bin_from_args(sys.argv)
+    kinds = ["quorumd", "zookeeper"]
+    if "--only" in sys.argv:
+        kinds = [sys.argv[sys.argv.index("--only") + 1]]
+    results = {}
+    failed = False
+    for kind in kinds:
+        try:
+            results[kind] = scenario(kind, qbin)
+            print("%s: every check passed" % kind)
+        except AssertionError as e:
+            print("FAIL %s: %s" % (kind, e))
+            failed = True
+    keys = []
+    for r in results.values():
+        keys += [k for k in r if k not in keys]
+    print("%-36s %12s %12s" % ("", "quorumd", "zookeeper"))
+    for k in keys:
+        row = [results.get(kind, {}).get(k) for kind in ("quorumd", "zookeeper")]
+        print("%-36s %12s %12s" % (k, *["%.2f" % v if isinstance(v, float) else str(v) for v in row]))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
