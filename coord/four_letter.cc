@@ -100,7 +100,7 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
   };
   // As ZooKeeper: while an ensemble member is not serving, the words that describe a running
   // server say so and nothing else.
-  const bool not_serving = ens_ && !serving_ && word != "ruok" && word != "conf" && word != "envi" &&
+  const bool not_serving = ensemble_mode_ && !serving_ && word != "ruok" && word != "conf" && word != "envi" &&
                            word != "isro" && word != "dirs";
   if (!config_.FourLetterAllowed(word)) {
     out = word + " is not executed because it is not in the whitelist.\n";
@@ -246,7 +246,7 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
     kv("snap_count", snapshots_taken_.load());
     kv("sync_processor_request_queued", txns_logged_);
     kv("looking_count", ps.looking_count);
-    if (ens_ && Leading()) {
+    if (ensemble_mode_ && Leading()) {
       kv("learners", ps.learners);
       kv("synced_followers", ps.synced_followers);
       kv("synced_non_voting_followers", 0);
@@ -256,7 +256,7 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
       kv("max_proposal_size", ps.max_proposal_size);
       kv("min_proposal_size", ps.min_proposal_size);
     }
-    if (ens_) {
+    if (ensemble_mode_) {
       kv("peer_state", ps.peer_state);
       kv("quorum_size", ps.quorum_size);
       kv("diff_count", ps.diff_count);
@@ -265,7 +265,7 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
       if (!Leading()) kv("follower_sync_time", ps.last_sync_ms < 0 ? 0 : ps.last_sync_ms);
       kv("commit_count", ps.commit_count);
     }
-    int64_t fsyncs = log_ ? log_->fsync_count() : ens_->fsync_count();
+    int64_t fsyncs = log_ ? log_->fsync_count() : (ens_ ? ens_->fsync_count() : 0);
     auto summary = [&](std::string_view name, double avgv, int64_t minv, int64_t maxv, int64_t cnt, int64_t sum) {
       kv(fmt::format("avg_{}", name), JavaDouble(avgv));
       kv(fmt::format("min_{}", name), minv);

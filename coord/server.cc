@@ -135,7 +135,8 @@ Status Server::Start() {
       "clientPortListenBacklog {} datadir {} snapdir {}",
       config_.tick_time, config_.MinSessionTimeout(), config_.MaxSessionTimeout(),
       config_.client_port_listen_backlog, log_dir_, log_dir_);
-  if (config_.servers.size() >= 2) {
+  ensemble_mode_ = config_.servers.size() >= 2;
+  if (ensemble_mode_) {
     ens_ = std::make_unique<EnsembleBridge>(config_, &tree_, &tree_mu_);
     std::string snapshot;
     std::vector<std::string> warnings;
@@ -278,7 +279,7 @@ Status Server::Run() {
         uint64_t v;
         (void)!read(timer_fd_, &v, sizeof v);
         Tick();
-        if (NowMs() - last_container_check >= kContainerCheckMs && (!ens_ || Leading())) {
+        if (NowMs() - last_container_check >= kContainerCheckMs && (!ensemble_mode_ || Leading())) {
           last_container_check = NowMs();
           for (const auto& path : tree_.EmptyContainers()) {
             std::string body;
@@ -300,13 +301,7 @@ Status Server::Run() {
       Log(LogLevel::kError, "SyncRequestProcessor@0", "Severe unrecoverable error, exiting: {}", st.message());
       fatal_ = st;
     }
-    if (ens_ && fatal_.ok()) {
-      Status es = ens_->storage_error();
-      if (!es.ok()) {
-        Log(LogLevel::kError, "SyncRequestProcessor@0", "Severe unrecoverable error, exiting: {}", es.message());
-        fatal_ = es;
-      }
-    }
+    Status storage_error = ens_ ? ens_->storage_error() : Status::Ok();
     MaybeSnapshot();
     if (!holding_.empty() && log_ && log_->durable_zxid() >= log_->written_zxid()) {
       std::vector<uint64_t> ids(holding_.begin(), holding_.end());
@@ -327,6 +322,10 @@ Status Server::Run() {
       }
     }
     tree_lock.unlock();
+    // Leaving and rejoining stop and start the node's thread, which may be waiting for the
+    // tree's lock: only ever done here, with the lock released.
+    if (!storage_error.ok()) LeaveEnsemble(storage_error);
+    if (ensemble_mode_ && !ens_ && NowMs() >= rejoin_at_ms_) RejoinEnsemble();
   }
   if (log_) log_->Flush();
   if (ens_) ens_->Stop();
@@ -563,7 +562,7 @@ void Server::Reply(Connection* c, int32_t xid, int64_t zxid, int32_t err, std::s
 void Server::TouchSession(Connection* c) {
   auto it = sessions_.find(c->session);
   if (it != sessions_.end()) it->second.expire_at_ms = NowMs() + it->second.timeout;
-  if (ens_ && c->session != 0) touched_.insert(c->session);
+  if (ensemble_mode_ && c->session != 0) touched_.insert(c->session);
 }
 
 bool Server::HandlePacket(Connection* c, std::string_view packet) {
@@ -586,7 +585,7 @@ bool Server::HandleConnect(Connection* c, std::string_view packet) {
     Log(LogLevel::kWarn, "NIOServerCnxn@0", "Unsuccessful handshake from client {}: malformed ConnectRequest", c->remote);
     return false;
   }
-  if (ens_ && !serving_) {
+  if (ensemble_mode_ && !serving_) {
     Log(LogLevel::kInfo, "NIOServerCnxn@0", "Closing connection from {}: this server is not serving requests ({})",
         c->remote, ModeName());
     return false;
@@ -605,7 +604,7 @@ bool Server::HandleConnect(Connection* c, std::string_view packet) {
     std::string body;
     JuteWriter w(&body);
     w.Int(negotiated);
-    if (ens_) {
+    if (ensemble_mode_) {
       // The session exists once the quorum has committed it; the reply waits for that.
       uint64_t seq = ++next_seq_;
       pending_[seq] = Pending{c->id, 0, true, negotiated};
@@ -1059,7 +1058,7 @@ void Server::WriteFailed(const Status& st) {
 }
 
 bool Server::Submit(Connection* c, int32_t xid, int32_t type, int64_t session, std::string body) {
-  if (ens_) {
+  if (ensemble_mode_) {
     if (!serving_) {
       if (c) Reply(c, xid, tree_.last_zxid(), err::kConnectionLoss, {}, tree_.last_zxid());
       return false;
@@ -1191,7 +1190,7 @@ void Server::RemoveWatches(Connection* c) {
 
 void Server::Tick() {
   int64_t now = NowMs();
-  if (ens_) {
+  if (ensemble_mode_) {
     // A learner reports the sessions it saw alive; only the serving leader expires any.
     if (!touched_.empty() && serving_ && !Leading()) {
       ens_->Touch(std::vector<uint64_t>(touched_.begin(), touched_.end()));
@@ -1208,7 +1207,7 @@ void Server::Tick() {
     Log(LogLevel::kInfo, "SessionTrackerImpl@0", "Expiring session {}, timeout of {}ms exceeded", Hex(id), s.timeout);
     expired_sessions_++;
     uint64_t conn = s.conn;
-    if (ens_) {
+    if (ensemble_mode_) {
       s.closing = true;  // decided once, here; the close goes through the log
       ens_->CloseSession(static_cast<uint64_t>(id));
       auto cit = conns_.find(conn);
@@ -1228,7 +1227,8 @@ void Server::MaybeSnapshot() {
   if (txns_since_snapshot_ < snapshot_threshold_ || snapshot_running_.load()) return;
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   int64_t zxid = tree_.last_zxid();
-  if (ens_) {
+  if (ensemble_mode_) {
+    if (!ens_) return;  // out of the ensemble until its disk takes writes again
     txns_since_snapshot_ = 0;
     std::string payload = tree_.Serialize();
     snapshot_running_ = true;
@@ -1289,7 +1289,7 @@ namespace faultline::coord {
 bool Server::Leading() const { return role_ == static_cast<int>(zab::ServerState::kLeading); }
 
 std::string Server::ModeName() const {
-  if (!ens_) return "standalone";
+  if (!ensemble_mode_) return "standalone";
   switch (static_cast<zab::ServerState>(role_)) {
     case zab::ServerState::kLeading: return "leader";
     case zab::ServerState::kFollowing: return "follower";
@@ -1415,8 +1415,82 @@ void Server::OnRoleChange(EnsembleItem& item) {
         s.closing = false;
       }
     }
+    if (storage_down_) {
+      storage_down_ = false;
+      Log(LogLevel::kInfo, "SyncRequestProcessor@0", "Transaction log in {} is writable again; writes resumed", log_dir_);
+    }
     Log(LogLevel::kInfo, "QuorumPeer@0", "Serving clients as {} at zxid {}", ModeName(), Hex(tree_.last_zxid()));
   }
+}
+
+}  // namespace faultline::coord
+
+namespace faultline::coord {
+
+// A server that cannot write its log (a full disk, most often) must not acknowledge anything:
+// it leaves the ensemble, keeps answering four-letter words ("not currently serving"), and
+// tries every second to start over from what its disk holds, as a restarted process would.
+void Server::LeaveEnsemble(const Status& why) {
+  std::lock_guard<std::mutex> lock(tree_mu_);
+  if (!storage_down_) {
+    Log(LogLevel::kError, "SyncRequestProcessor@0",
+        "Unable to write to the transaction log in {}: {}. This server leaves the ensemble and serves no "
+        "requests until it can write again",
+        log_dir_, why.message());
+  }
+  storage_down_ = true;
+  CloseAllClients("the transaction log cannot be written");
+  pending_.clear();
+  touched_.clear();
+  serving_ = false;
+  role_ = static_cast<int>(zab::ServerState::kLooking);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, ens_->notify_fd(), nullptr);
+  std::unique_ptr<EnsembleBridge> gone = std::move(ens_);
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  tree_mu_.unlock();  // the node thread may be waiting for it to take a snapshot
+  gone.reset();
+  tree_mu_.lock();
+  rejoin_at_ms_ = NowMs() + 1000;
+}
+
+void Server::RejoinEnsemble() {
+  std::lock_guard<std::mutex> lock(tree_mu_);
+  rejoin_at_ms_ = NowMs() + 1000;
+  auto ens = std::make_unique<EnsembleBridge>(config_, &tree_, &tree_mu_);
+  std::string snapshot;
+  std::vector<std::string> warnings;
+  Status st = ens->Open(log_dir_, &snapshot, &warnings);
+  if (!st.ok()) return;  // still no room, most likely; next second
+  for (const auto& w : warnings) Log(LogLevel::kError, "FileTxnSnapLog@0", "{}", w);
+  // The tree goes back to what the disk holds; the rest comes from the leader.
+  DataTree fresh;
+  if (!snapshot.empty() && !fresh.Deserialize(snapshot)) {
+    fatal_ = Status::Internal(log_dir_ + ": the ensemble snapshot does not decode");
+    return;
+  }
+  tree_ = std::move(fresh);
+  sessions_.clear();
+  int64_t now = NowMs();
+  for (const auto& [id, timeout] : tree_.sessions()) sessions_[id] = SessionState{timeout, now + timeout, 0, false};
+  data_watches_.clear();
+  child_watches_.clear();
+  txns_since_snapshot_ = 0;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kEnsembleTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ens->notify_fd(), &ev);
+  ens_ = std::move(ens);
+  tree_mu_.unlock();
+  st = ens_->Start();
+  tree_mu_.lock();
+  if (!st.ok()) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, ens_->notify_fd(), nullptr);
+    tree_mu_.unlock();
+    ens_.reset();
+    tree_mu_.lock();
+    return;
+  }
+  Log(LogLevel::kInfo, "QuorumPeer@0", "Rejoining the ensemble from {} at zxid {}", log_dir_, Hex(tree_.last_zxid()));
 }
 
 }  // namespace faultline::coord

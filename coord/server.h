@@ -106,6 +106,8 @@ class Server {
   void OnEnsembleCommit(EnsembleItem& item);
   void OnRoleChange(EnsembleItem& item);
   void CloseAllClients(const char* why);
+  void LeaveEnsemble(const Status& why);
+  void RejoinEnsemble();
   bool Leading() const;
   std::string ModeName() const;
 
@@ -114,6 +116,9 @@ class Server {
   std::unique_ptr<TxnLogWriter> log_;  // standalone only
   std::unique_ptr<EnsembleBridge> ens_;  // ensemble only
   std::mutex tree_mu_;  // held by the server thread for each loop round; see ensemble.h
+  bool ensemble_mode_ = false;  // zoo.cfg lists two or more servers
+  bool storage_down_ = false;   // left the ensemble: the log could not be written
+  int64_t rejoin_at_ms_ = 0;
   bool serving_ = true;
   int role_ = 0;  // zab::ServerState while in an ensemble
   struct Pending {

@@ -20,6 +20,7 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kNewLeader: return "NEWLEADER";
     case MsgType::kUpToDate: return "UPTODATE";
     case MsgType::kPing: return "PING";
+    case MsgType::kLinkDown: return "LINKDOWN";
   }
   return "UNKNOWN";
 }
@@ -77,6 +78,8 @@ std::string Message::ToString() const {
       break;
     case MsgType::kPing:
       out += " commit=" + ZxidHex(commit) + " zxid=" + ZxidHex(zxid);
+      break;
+    case MsgType::kLinkDown:
       break;
   }
   // Only when there are any, so traces without session touches read as they always did.

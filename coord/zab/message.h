@@ -36,6 +36,11 @@ enum class MsgType : uint8_t {
   // both ways
   kPing,  // leader -> learner: commit; learner -> leader: zxid = durable (a cumulative ack),
           // sessions = client sessions active on the learner since its last ping
+  // network -> self, never on the wire: every connection from `from` closed (its process
+  // died or it dropped the link). A learner whose leader's link closes stops following at
+  // once instead of waiting out syncLimit, as ZooKeeper's does on EOF; a leader forgets the
+  // learner, so losing its quorum is noticed on the next tick.
+  kLinkDown,
 };
 
 const char* MsgTypeName(MsgType type);

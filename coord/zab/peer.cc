@@ -175,6 +175,13 @@ void Peer::Step(const Message& msg) {
     case MsgType::kRequest:
       if (state_ == ServerState::kLeading) LeaderStep(msg);
       return;
+    case MsgType::kLinkDown:
+      if ((state_ == ServerState::kFollowing || state_ == ServerState::kObserving) && msg.from == leader_) {
+        LearnerFail("the connection from leader " + std::to_string(leader_) + " closed");
+      } else if (state_ == ServerState::kLeading && learners_.erase(msg.from)) {
+        Log(Event::Level::kWarn, "The connection from learner " + std::to_string(msg.from) + " closed");
+      }
+      return;
     case MsgType::kPing:
       if (state_ == ServerState::kLeading) {
         LeaderStep(msg);

@@ -340,10 +340,26 @@ void PeerNetwork::ReadIncoming(int fd) {
     inbox_cv_.notify_all();
   }
   if (closed || bad) {
+    const ServerId from = in.from;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     close(fd);
     delete &in;
     incoming_.erase(fd);
+    // The core hears of it only when no other connection from that peer is left (a peer
+    // that reconnected has already opened its next one).
+    bool other = false;
+    for (const auto& [f, i] : incoming_) other = other || i->from == from;
+    if (from != 0 && !other && !stopping_) {
+      Message down;
+      down.type = MsgType::kLinkDown;
+      down.from = from;
+      down.to = self_;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        inbox_.push_back(std::move(down));
+      }
+      inbox_cv_.notify_all();
+    }
   }
 }
 

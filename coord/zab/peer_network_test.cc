@@ -234,6 +234,22 @@ TEST(PeerNetwork, APeerThatComesUpLaterGetsWhatIsSentThen) {
   EXPECT_EQ(got.back().vote.round, 2u);
 }
 
+TEST(PeerNetwork, APeerThatStopsIsReportedAsALinkDown) {
+  auto members = Loopback(21725, 2);
+  PeerNetwork one(1, members);
+  ASSERT_TRUE(one.Start().ok());
+  auto two = std::make_unique<PeerNetwork>(2, members);
+  ASSERT_TRUE(two->Start().ok());
+  two->Send(Note(2, 1, 1));
+  ASSERT_EQ(ReceiveN(one, 1, 3s).size(), 1u);
+  two->Stop();
+  std::vector<Message> got = ReceiveN(one, 1, 3s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].type, MsgType::kLinkDown);
+  EXPECT_EQ(got[0].from, 2u);
+  EXPECT_EQ(got[0].to, 1u);
+}
+
 // Three live voters of four (the fourth a black hole) elect a leader and commit a write over
 // real sockets; each server is a thread driving its Peer like quorumd does.
 TEST(PeerNetwork, EnsembleElectsAndCommitsWithAPeerBlackHoled) {

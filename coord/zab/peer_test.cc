@@ -360,5 +360,39 @@ TEST(Liveness, FollowerGoesLookingAfterSyncLimitOfSilence) {
   EXPECT_EQ(h.peer(1).Propose("w").code(), Status::Code::kUnavailable);
 }
 
+TEST(Liveness, AClosedLinkFromTheLeaderEndsFollowingAtOnce) {
+  Harness h(3);
+  h.Elect();
+  ASSERT_EQ(h.peer(3).Describe().state, ServerState::kLeading);
+  Message down;
+  down.type = MsgType::kLinkDown;
+  down.from = 2;  // not the leader: nothing changes
+  down.to = 1;
+  h.peer(1).Step(down);
+  h.Process();
+  EXPECT_EQ(h.peer(1).Describe().state, ServerState::kFollowing);
+  h.down_ = {3};
+  down.from = 3;
+  h.peer(1).Step(down);
+  h.Process();
+  EXPECT_EQ(h.peer(1).Describe().state, ServerState::kLooking);
+  EXPECT_TRUE(HasEvent(h.events_[1], "Exception when following the leader: the connection from leader 3 closed"));
+  // The leader forgets a learner whose link closed; with both gone it has no quorum.
+  Harness g(3);
+  g.Elect();
+  for (ServerId from : {1, 2}) {
+    Message m;
+    m.type = MsgType::kLinkDown;
+    m.from = from;
+    m.to = 3;
+    g.peer(3).Step(m);
+  }
+  g.down_ = {1, 2};
+  g.Process();
+  EXPECT_EQ(g.peer(3).Describe().learners, 0u);
+  g.Tick(1);
+  EXPECT_EQ(g.peer(3).Describe().state, ServerState::kLooking);
+}
+
 }  // namespace
 }  // namespace faultline::zab

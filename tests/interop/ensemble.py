@@ -11,7 +11,10 @@ through the same scenario with kazoo clients writing throughout:
   - a session with an ephemeral znode, connected through the whole connection string, moves
     to another server when its own is killed, and keeps its ephemeral;
   - a majority stopped: the last server stops serving (srvr says so) and writes fail;
-  - at the end every acknowledged write is present on every server (a set check).
+  - at the end every acknowledged write is present on every server (a set check);
+  - (quorumd only, as root) every dataDir on a small tmpfs that is then filled: writes fail
+    cleanly, nothing acknowledged is lost, and once space is freed the ensemble takes writes
+    again without a restart. Apache ZooKeeper needs its restart here (runbook F4).
 
 Both servers must pass every check; the failover times of each are printed side by side.
 
@@ -320,6 +323,82 @@ def scenario(kind, quorumd_bin):
     return figures
 
 
+def fill(path, leave=64 * 1024):
+    """Fills the filesystem of path until about `leave` bytes are free; returns the file."""
+    f = os.path.join(path, "fill")
+    st = os.statvfs(path)
+    size = max(0, st.f_bavail * st.f_frsize - leave)
+    with open(f, "wb") as out:
+        chunk = b"\0" * (1 << 20)
+        while size > 0:
+            n = min(size, len(chunk))
+            try:
+                out.write(chunk[:n])
+                out.flush()
+            except OSError:
+                break
+            size -= n
+    return f
+
+
+def full_disk(quorumd_bin):
+    """Ensemble on tmpfs dataDirs; fill them all; free them; writes resume on their own."""
+    figures = {}
+    ens = Ensemble("quorumd", quorumd_bin)
+    mounts = []
+    try:
+        for m in ens.members:
+            shutil.rmtree(m.data)
+            os.makedirs(m.data)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "flq-ens", m.data], check=True)
+            mounts.append(m.data)
+            with open(os.path.join(m.data, "myid"), "w") as f:
+                f.write("%d\n" % m.sid)
+        with ens:
+            ens.leader()
+            zk = client(ens.hosts, timeout=6)
+            zk.ensure_path("/full")
+            acked = []
+            for i in range(20):
+                acked.append(zk.create("/full/a-", b"x", sequence=True).rsplit("/", 1)[1])
+            fills = [fill(m.data) for m in ens.members]
+            failed_at = None
+            for i in range(20000):
+                try:
+                    acked.append(zk.create("/full/b-", b"y" * 512, sequence=True).rsplit("/", 1)[1])
+                except Exception:  # noqa: BLE001
+                    failed_at = i
+                    break
+            assert failed_at is not None, "writes never failed on full disks"
+            figures["writes before the full disk refused"] = failed_at
+            try:
+                zk.stop()
+                zk.close()
+            except Exception:  # noqa: BLE001
+                pass
+            for f in fills:
+                os.unlink(f)
+            t0 = time.time()
+            sid, took = time_to_write(ens, exclude=(), t0=t0, timeout=60)
+            figures["space freed to writes (s)"] = took
+            for x in ens.members:
+                zk = client(x.hosts)
+                zk.sync("/full")
+                have = set(zk.get_children("/full"))
+                missing = [w for w in acked if w not in have]
+                assert not missing, "server %d lost %d acknowledged writes after the full disk" % (x.sid, len(missing))
+                zk.stop()
+                zk.close()
+            logs = "".join(m.log() for m in ens.members)
+            assert "Unable to write to the transaction log" in logs, "no log line says the disk was full"
+            assert "writes resumed" in logs, "no log line says writes resumed"
+    finally:
+        for path in mounts:
+            subprocess.run(["umount", "-l", path])
+        shutil.rmtree(ens.base, ignore_errors=True)
+    return figures
+
+
 def main():
     qbin = servers.quorumd_bin_from_args(sys.argv)
     kinds = ["quorumd", "zookeeper"]
@@ -330,6 +409,8 @@ def main():
     for kind in kinds:
         try:
             results[kind] = scenario(kind, qbin)
+            if kind == "quorumd" and os.geteuid() == 0:
+                results[kind].update(full_disk(qbin))
             print("%s: every check passed" % kind)
         except AssertionError as e:
             print("FAIL %s: %s" % (kind, e))
