@@ -743,10 +743,10 @@ Status LabUp(const LabConfig& config, UpResult* result) {
     }
     if (leaders == 1 && static_cast<size_t>(leaders + followers) == zk_hosts) break;
     if (static_cast<size_t>(standalone) == zk_hosts && (zk_hosts == 1 || config.coord == "quorumd")) {
-      // quorumd without ensemble support serves each host on its own: usable for
-      // single-server work, but no quorum drill means anything on it.
+      // Servers that each say "standalone" (a one-host ensemble, or a config that lists no
+      // servers): usable for single-server work, but no quorum drill means anything on it.
       if (zk_hosts > 1) {
-        warning = "warning: every quorumd runs standalone (" + std::to_string(zk_hosts) +
+        warning = "warning: every coordination server runs standalone (" + std::to_string(zk_hosts) +
                   " independent servers, no ensemble): quorum drills are meaningless on this lab";
       }
       break;

@@ -399,13 +399,10 @@ TEST_F(LabTest, QuorumdBackend) {
     followers += m == "follower";
     standalone += m == "standalone";
   }
-  // An ensemble once quorumd has one; until then three standalone servers, said loudly.
-  if (standalone == 3) {
-    EXPECT_NE(up.summary.find("standalone"), std::string::npos) << up.summary;
-  } else {
-    EXPECT_EQ(leaders, 1);
-    EXPECT_EQ(followers, 2);
-  }
+  EXPECT_EQ(leaders, 1);
+  EXPECT_EQ(followers, 2);
+  EXPECT_EQ(standalone, 0);
+  EXPECT_EQ(up.summary.find("standalone"), std::string::npos) << up.summary;
   EXPECT_NE(ReadFileOr(state_dir_ + "/hosts/zk1/conf/zoo.cfg").find("server.3="), std::string::npos);
   const auto pids = RecordedPids(state_dir_);
   std::string summary;

@@ -57,7 +57,21 @@ struct PeerNetwork::Outgoing {
   Clock::time_point deadline;
   Clock::time_point next_attempt;
   std::deque<std::string> queue;  // framed, hello first after a connect
+  size_t queued_bytes = 0;        // the sum of queue's frame sizes
   size_t offset = 0;              // bytes of queue.front() already written
+
+  void PushFront(std::string frame) {
+    queued_bytes += frame.size();
+    queue.push_front(std::move(frame));
+  }
+  void PushBack(std::string frame) {
+    queued_bytes += frame.size();
+    queue.push_back(std::move(frame));
+  }
+  void PopFront() {
+    queued_bytes -= queue.front().size();
+    queue.pop_front();
+  }
   bool want_write = false;
 };
 
@@ -217,7 +231,7 @@ void PeerNetwork::StartConnect(Outgoing& out) {
   out.connecting = rc != 0;
   out.connected = rc == 0;
   out.deadline = Clock::now() + options_.connect_timeout;
-  out.queue.push_front(Hello(self_));
+  out.PushFront(Hello(self_));
   out.offset = 0;
   epoll_event ev{};
   ev.events = EPOLLOUT | EPOLLIN;
@@ -237,11 +251,11 @@ void PeerNetwork::CloseOutgoing(Outgoing& out, bool failed) {
   }
   out.fd = -1;
   // A frame cut in the middle is lost with its connection; the hello is never resent stale.
-  if (out.offset > 0 && !out.queue.empty()) out.queue.pop_front();
+  if (out.offset > 0 && !out.queue.empty()) out.PopFront();
   out.offset = 0;
   if ((out.connecting || out.connected) && !out.queue.empty() && out.queue.front().size() == 12 &&
       out.queue.front() == Hello(self_)) {
-    out.queue.pop_front();
+    out.PopFront();
   }
   out.connecting = false;
   out.connected = false;
@@ -274,7 +288,7 @@ void PeerNetwork::FlushOutgoing(Outgoing& out) {
     }
     out.offset += static_cast<size_t>(n);
     if (out.offset == frame.size()) {
-      out.queue.pop_front();
+      out.PopFront();
       out.offset = 0;
       ++sent;
     }
@@ -378,11 +392,14 @@ void PeerNetwork::Loop() {
       auto it = outgoing_.find(id);
       if (it == outgoing_.end()) continue;
       Outgoing& out = *it->second;
-      for (auto& f : frames) out.queue.push_back(std::move(f));
+      for (auto& f : frames) out.PushBack(std::move(f));
       // Never drop the hello or a frame half written.
       size_t keep_front = (out.offset > 0 || out.connecting || out.connected) ? 1 : 0;
-      while (out.queue.size() > options_.max_queued_frames + keep_front) {
-        out.queue.erase(out.queue.begin() + static_cast<std::ptrdiff_t>(keep_front));
+      while (out.queue.size() > keep_front + 1 &&
+             (out.queue.size() > options_.max_queued_frames + keep_front || out.queued_bytes > options_.max_queued_bytes)) {
+        auto victim = out.queue.begin() + static_cast<std::ptrdiff_t>(keep_front);
+        out.queued_bytes -= victim->size();
+        out.queue.erase(victim);
         ++dropped[id];
         ++dropped_total;
       }

@@ -40,7 +40,12 @@ struct PeerEndpoint {
 struct PeerNetworkOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds retry_interval{250};
-  size_t max_queued_frames = 1024;  // per peer
+  // Per peer. A sync stream (DIFF with its proposals and commits) is queued in one go, often
+  // while the connection to a restarted learner is still being made, so the bound is set by
+  // memory, not by a frame count a catch-up could exceed: dropping part of a sync stream
+  // makes the learner reconnect and the leader send it all again, for ever.
+  size_t max_queued_frames = 1u << 20;
+  size_t max_queued_bytes = 64u << 20;
 };
 
 struct PeerLinkStats {

@@ -234,6 +234,24 @@ TEST(PeerNetwork, APeerThatComesUpLaterGetsWhatIsSentThen) {
   EXPECT_EQ(got.back().vote.round, 2u);
 }
 
+// A leader queues a whole DIFF (thousands of proposals and commits) at once, often before
+// the connection to a restarted learner is made: none of it may be dropped.
+TEST(PeerNetwork, ASyncSizedBurstToAPeerStillConnectingArrivesWhole) {
+  auto members = Loopback(21727, 2);
+  PeerNetworkOptions options;
+  options.retry_interval = 50ms;
+  PeerNetwork one(1, members, options);
+  ASSERT_TRUE(one.Start().ok());
+  for (uint64_t round = 1; round <= 5000; ++round) one.Send(Note(1, 2, round));
+  std::this_thread::sleep_for(100ms);
+  PeerNetwork two(2, members, options);
+  ASSERT_TRUE(two.Start().ok());
+  std::vector<Message> got = ReceiveN(two, 5000, 10s);
+  ASSERT_EQ(got.size(), 5000u);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i].vote.round, i + 1);
+  EXPECT_EQ(one.Stats()[2].frames_dropped, 0u);
+}
+
 TEST(PeerNetwork, APeerThatStopsIsReportedAsALinkDown) {
   auto members = Loopback(21725, 2);
   PeerNetwork one(1, members);

@@ -10,6 +10,8 @@ through the same scenario with kazoo clients writing throughout:
     old one stops serving as leader and rejoins as a follower;
   - a session with an ephemeral znode, connected through the whole connection string, moves
     to another server when its own is killed, and keeps its ephemeral;
+  - a follower stopped while 1,500 writes land, then restarted: it catches up and the leader's
+    mntr counts it as a synced follower again (runbook F1's check);
   - a majority stopped: the last server stops serving (srvr says so) and writes fail;
   - at the end every acknowledged write is present on every server (a set check);
   - (quorumd only, as root) every dataDir on a small tmpfs that is then filled: writes fail
@@ -160,6 +162,14 @@ class Ensemble:
         return self.members[sid - 1]
 
 
+def mntr(member):
+    try:
+        out = servers.four_letter(member.port, "mntr", 1.0)
+    except OSError:
+        return {}
+    return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+
 class Writer(threading.Thread):
     """Creates /acked/w-NNNN through the whole connection string; records what was acknowledged."""
 
@@ -269,6 +279,26 @@ def scenario(kind, quorumd_bin):
             ens.member(followers[1]).start(ens.lines)
             ens.leader()
             figures["session moved with its ephemeral"] = "yes"
+
+        # A follower misses many writes, then catches up and counts as synced again.
+        leader = ens.leader()
+        lagging = next(x for x in ens.members if x.sid != leader)
+        lagging.kill(signal.SIGTERM)
+        zk = client(ens.member(leader).hosts)
+        zk.ensure_path("/bulk")
+        ops = [zk.create_async("/bulk/n-", b"z" * 64, sequence=True) for _ in range(1500)]
+        for op in ops:
+            op.get(timeout=30)
+        zk.stop()
+        zk.close()
+        t0 = time.time()
+        lagging.start(ens.lines)
+        end = time.time() + 30
+        while time.time() < end and mntr(ens.member(leader)).get("zk_synced_followers") != "2":
+            time.sleep(0.1)
+        assert mntr(ens.member(leader)).get("zk_synced_followers") == "2", (
+            kind, "a follower that missed 1,500 writes is not synced again", mntr(ens.member(leader)))
+        figures["lagging follower restart to synced (s)"] = time.time() - t0
 
         # Leader SIGSTOPped past syncLimit, then continued.
         old = ens.leader()

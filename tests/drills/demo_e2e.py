@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""The runbook's drills end to end on the one-machine lab, as `faultline demo` runs them:
+lab up with the chosen coordination backend, the drills, the reports, lab down. Asserts that
+every drill passed (exit 0), that the JUnit report lists every expectation with no failure,
+that every journal says all faults were reverted, and that nothing is left on this machine
+(namespaces, links, mounts, iptables rules, processes the lab started).
+
+usage: demo_e2e.py FAULTLINE --coord quorumd|zookeeper [DRILL...]   (run as root)
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+
+def snapshot():
+    def run(*cmd):
+        return subprocess.run(cmd, capture_output=True, text=True).stdout
+
+    rules = [line for line in run("iptables-save").splitlines()
+             if not line.startswith("#") and not line.startswith(":")]
+    rules = [re.sub(r"\[\d+:\d+\]", "", r) for r in rules]
+    mounts = [line.split()[1] for line in open("/proc/mounts") if "faultline" in line]
+    return {
+        "netns": sorted(n.split()[0] for n in run("ip", "netns", "list").splitlines() if n.startswith("fl")),
+        "links": sorted(re.findall(r"^\d+: (fl[^:@]*)", run("ip", "-o", "link"), re.M)),
+        "mounts": sorted(mounts),
+        "iptables": rules,
+        "procs": sorted(p for p in run("pgrep", "-a", "-f", "/run/faultline-demo").splitlines()
+                        if "demo_e2e" not in p),
+    }
+
+
+def main():
+    if len(sys.argv) < 4 or sys.argv[2] != "--coord":
+        print(__doc__)
+        return 2
+    faultline, coord, drills = sys.argv[1], sys.argv[3], sys.argv[4:]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    drills = [d if os.path.isabs(d) else os.path.join(root, "drills", d + ".yaml") for d in drills]
+    before = snapshot()
+    report = tempfile.mkdtemp(prefix="fl-demo-%s-" % coord, dir="/tmp")
+    proc = subprocess.run([faultline, "demo", "--coord", coord, "--report", report] + drills, cwd=root,
+                          capture_output=True, text=True, timeout=1500)
+    out = proc.stdout + proc.stderr
+    problems = []
+    if proc.returncode != 0:
+        problems.append("faultline demo exited %d (0: every expectation met)" % proc.returncode)
+
+    expected = drills or [os.path.join(root, "drills", "F%d.yaml" % i) for i in range(1, 7)]
+    names = [os.path.splitext(os.path.basename(d))[0] for d in expected]
+    junit = os.path.join(report, "junit.xml")
+    if not os.path.exists(junit):
+        problems.append("no JUnit report at " + junit)
+    else:
+        tree = ET.parse(junit)
+        cases = tree.getroot().iter("testcase")
+        seen = {}
+        for case in cases:
+            suite = case.get("classname", "")
+            bad = case.find("failure") is not None or case.find("error") is not None
+            seen.setdefault(suite, []).append((case.get("name"), bad))
+        for name in names:
+            rows = seen.get(name, [])
+            if not rows:
+                problems.append("JUnit has no test cases for " + name)
+            for case, bad in rows:
+                if bad:
+                    problems.append("JUnit: %s %s failed" % (name, case))
+    for name in names:
+        path = os.path.join(report, name + ".json")
+        if not os.path.exists(path):
+            problems.append("no journal " + path)
+            continue
+        journal = json.load(open(path))
+        if journal.get("leftovers"):
+            problems.append("%s: the journal lists faults left behind: %s" % (name, journal["leftovers"]))
+        if journal.get("exit_code") != 0:
+            problems.append("%s: the journal's exit code is %s" % (name, journal.get("exit_code")))
+    if not os.path.exists(os.path.join(report, "report.html")):
+        problems.append("no HTML report")
+
+    after = snapshot()
+    for key in before:
+        if before[key] != after[key]:
+            gone = sorted(set(after[key]) - set(before[key]))
+            problems.append("left on this machine (%s): %s" % (key, gone[:5]))
+
+    if problems:
+        print(out[-6000:])
+        print("\n".join("FAIL: " + p for p in problems))
+        return 1
+    table = [line for line in out.splitlines() if re.match(r"^F\d\s", line)]
+    print("\n".join(table))
+    print("%s: %d drill(s) passed, every fault reverted, nothing left behind" % (coord, len(names)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
