@@ -258,12 +258,15 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
     }
     if (ensemble_mode_) {
       kv("peer_state", ps.peer_state);
-      kv("quorum_size", ps.quorum_size);
+      // As ZooKeeper's: the number of voting members, not the majority of them.
+      size_t voters = 0;
+      for (const auto& [id, spec] : config_.servers) voters += spec.observer ? 0 : 1;
+      kv("quorum_size", voters);
       kv("diff_count", ps.diff_count);
-      kv("snap_count_sync", ps.snap_count);
-      kv("election_time", ps.last_election_ms < 0 ? 0 : ps.last_election_ms);
-      if (!Leading()) kv("follower_sync_time", ps.last_sync_ms < 0 ? 0 : ps.last_sync_ms);
       kv("commit_count", ps.commit_count);
+      if (Leading()) kv("leader_uptime", ps.leader_uptime_ms < 0 ? 0 : ps.leader_uptime_ms);
+      kv("learner_proposal_received_count", ps.learner_proposal_received_count);
+      kv("learner_commit_received_count", ps.learner_commit_received_count);
     }
     int64_t fsyncs = log_ ? log_->fsync_count() : (ens_ ? ens_->fsync_count() : 0);
     auto summary = [&](std::string_view name, double avgv, int64_t minv, int64_t maxv, int64_t cnt, int64_t sum) {
@@ -280,6 +283,14 @@ void Server::HandleFourLetter(Connection* c, const std::string& word) {
     int64_t snaps = snapshots_taken_.load();
     summary("snapshottime", static_cast<double>(last_snapshot_ms_.load()), 0, last_snapshot_ms_.load(), snaps,
             last_snapshot_ms_.load() * snaps);
+    if (ensemble_mode_) {
+      auto once = [&](std::string_view name, int64_t v) {
+        if (v < 0) return summary(name, 0.0, 0, 0, 0, 0);
+        summary(name, static_cast<double>(v), v, v, 1, v);
+      };
+      once("election_time", ps.last_election_ms);
+      if (!Leading()) once("follower_sync_time", ps.last_sync_ms);
+    }
     summary("dbinittime", static_cast<double>(startup_ms_), startup_ms_, startup_ms_, 1, startup_ms_);
     summary("startup_snap_load_time", static_cast<double>(recovery_.snapshot_millis), recovery_.snapshot_millis,
             recovery_.snapshot_millis, 1, recovery_.snapshot_millis);

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <random>
 
 #include "coord/ensemble.h"
@@ -1225,53 +1226,43 @@ void Server::Tick() {
 
 void Server::MaybeSnapshot() {
   if (txns_since_snapshot_ < snapshot_threshold_ || snapshot_running_.load()) return;
+  if (ensemble_mode_ && !ens_) return;  // out of the ensemble until its disk takes writes again
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
-  int64_t zxid = tree_.last_zxid();
-  if (ensemble_mode_) {
-    if (!ens_) return;  // out of the ensemble until its disk takes writes again
-    txns_since_snapshot_ = 0;
-    std::string payload = tree_.Serialize();
-    snapshot_running_ = true;
-    int retain = config_.snap_retain_count;
+  const int64_t zxid = tree_.last_zxid();
+  const int retain = config_.snap_retain_count;
+  std::function<Status(std::string_view)> write;
+  std::string where;
+  if (ens_) {
+    // The ensemble's storage writes it and lets the core forget the log it covers.
     EnsembleBridge* ens = ens_.get();
-    snapshot_thread_ = std::thread([this, ens, zxid, retain, payload = std::move(payload)]() mutable {
-      pthread_setname_np(pthread_self(), "Snapshot Thread");
-      Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}", Hex(zxid), log_dir_);
-      auto t0 = std::chrono::steady_clock::now();
-      Status s = ens->SaveSnapshot(zxid, payload, retain);
-      if (s.ok()) {
-        snapshots_taken_++;
-        last_snapshot_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-      } else {
-        Log(LogLevel::kError, "SyncRequestProcessor@0",
-            "Unable to take a snapshot at {}: {}; the previous snapshot and the logs are kept", Hex(zxid), s.message());
-      }
-      std::string().swap(payload);
-      malloc_trim(0);
-      snapshot_running_ = false;
-    });
-    return;
-  }
-  Status st = log_->Roll(zxid + 1);
-  if (!st.ok()) {
-    Log(LogLevel::kWarn, "SyncRequestProcessor@0", "Cannot roll the transaction log for a snapshot: {}", st.message());
-    txns_since_snapshot_ = snapshot_threshold_ / 2;
-    return;
+    write = [ens, zxid, retain](std::string_view data) { return ens->SaveSnapshot(zxid, data, retain); };
+    where = log_dir_;
+  } else {
+    Status st = log_->Roll(zxid + 1);
+    if (!st.ok()) {
+      Log(LogLevel::kWarn, "SyncRequestProcessor@0", "Cannot roll the transaction log for a snapshot: {}", st.message());
+      txns_since_snapshot_ = snapshot_threshold_ / 2;
+      return;
+    }
+    std::string dir = log_dir_;
+    write = [dir, zxid, retain](std::string_view data) {
+      Status s = WriteSnapshot(dir, zxid, data);
+      if (s.ok()) PurgeOldFiles(dir, retain);
+      return s;
+    };
+    where = fmt::format("{}/snapshot.{:x}", log_dir_, zxid);
   }
   txns_since_snapshot_ = 0;
   std::string payload = tree_.Serialize();
   snapshot_running_ = true;
-  std::string dir = log_dir_;
-  int retain = config_.snap_retain_count;
-  snapshot_thread_ = std::thread([this, dir, zxid, retain, payload = std::move(payload)]() mutable {
+  snapshot_thread_ = std::thread([this, zxid, where, write = std::move(write), payload = std::move(payload)]() mutable {
     pthread_setname_np(pthread_self(), "Snapshot Thread");
-    Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}/snapshot.{:x}", Hex(zxid), dir, zxid);
+    Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}", Hex(zxid), where);
     auto t0 = std::chrono::steady_clock::now();
-    Status s = WriteSnapshot(dir, zxid, payload);
+    Status s = write(payload);
     if (s.ok()) {
       snapshots_taken_++;
       last_snapshot_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-      PurgeOldFiles(dir, retain);
     } else {
       Log(LogLevel::kError, "SyncRequestProcessor@0",
           "Unable to take a snapshot at {}: {}; the previous snapshot and the logs are kept", Hex(zxid), s.message());

@@ -84,7 +84,7 @@ int CmdDemo(const DemoOptions& options) {
   lab::LabConfig config;
   config.coord = options.coord;
   config.state_dir = kDemoStateDir;
-  config.topology = lab::DefaultTopology(3);
+  config.topology = lab::DefaultTopology(options.zk_count);
   std::fprintf(stderr, "demo: bringing the lab up (%s ensemble)\n", options.coord.c_str());
   LabGuard guard(kDemoStateDir);
   lab::UpResult up;

@@ -69,6 +69,7 @@ int CmdLab(const LabOptions& options);
 struct DemoOptions {
   std::string coord = "quorumd";
   std::string report_dir = "reports/demo";
+  int zk_count = 3;                 // coordination servers in the demo's lab
   std::vector<std::string> drills;  // default: drills/F1..F6
 };
 int CmdDemo(const DemoOptions& options);

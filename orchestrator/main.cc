@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   auto* m = app.add_subcommand("demo", "Lab up, drills F1-F6, reports, lab down");
   m->add_option("--coord", demo.coord, "Coordination backend")->check(CLI::IsMember({"quorumd", "zookeeper"}));
   m->add_option("--report", demo.report_dir, "Report directory");
+  m->add_option("--zk", demo.zk_count, "Number of coordination servers")->check(CLI::IsMember({3, 5, 6}));
   m->add_option("drills", demo.drills, "Drills to run instead of F1-F6");
 
   try {

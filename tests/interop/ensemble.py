@@ -42,7 +42,8 @@ from kazoo.handlers.threading import KazooTimeoutError  # noqa: E402
 logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # reconnects are the point here
 
 TICK = 500
-CFG = ["tickTime=%d" % TICK, "initLimit=10", "syncLimit=4", "4lw.commands.whitelist=*"]
+CFG = ["tickTime=%d" % TICK, "initLimit=10", "syncLimit=4", "4lw.commands.whitelist=*",
+       "snapCount=400"]  # snapshots and log compaction happen during the scenario
 
 
 class Member:

@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""Three-server ensembles of quorumd and Apache ZooKeeper 3.8 side by side in one run, on
+loopback, with the same tickTime, initLimit and syncLimit and fsync on:
+
+  - cold start: all three started at once until one leader accepts a write;
+  - leader SIGKILL until a new leader accepts a write;
+  - leader SIGSTOP until a new leader accepts a write (the frozen one is continued after);
+  - write throughput: 16 clients creating znodes (each keeps 8 creates in flight), for 5 s;
+  - resident memory per server, idle after the trials.
+
+Each timing is the median of N trials (default 10); the last column is quorumd / ZooKeeper.
+
+usage: ensemble_bench.py [--quorumd PATH] [--trials N]
+"""
+import os
+import signal
+import statistics
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
+import ensemble  # noqa: E402
+import servers  # noqa: E402
+
+from kazoo.client import KazooClient  # noqa: E402
+
+
+def rss_kb(pid):
+    """Resident set of pid and its children (ZooKeeper runs under a shell wrapper's exec)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def first_write(ens, exclude, t0, timeout=60.0):
+    sid, took = ensemble.time_to_write(ens, exclude=exclude, t0=t0, timeout=timeout)
+    return took
+
+
+def throughput(ens, clients=16, seconds=5.0, depth=8):
+    done = [0] * clients
+    stop = threading.Event()
+
+    def work(i):
+        zk = KazooClient(hosts=ens.hosts, timeout=10)
+        zk.start(timeout=30)
+        zk.ensure_path("/tp")
+        inflight = []
+        while not stop.is_set():
+            while len(inflight) < depth:
+                inflight.append(zk.create_async("/tp/c%d-" % i, b"x" * 64, sequence=True))
+            inflight.pop(0).get(timeout=30)
+            done[i] += 1
+        for op in inflight:
+            op.get(timeout=30)
+        zk.stop()
+        zk.close()
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)  # connected and warm
+    base = sum(done)
+    t0 = time.time()
+    time.sleep(seconds)
+    n = sum(done) - base
+    took = time.time() - t0
+    stop.set()
+    for t in threads:
+        t.join(60)
+    return n / took
+
+
+def bench(kind, qbin, trials):
+    out = {"cold start to a write (s)": [], "leader SIGKILL to a write (s)": [],
+           "leader SIGSTOP to a write (s)": []}
+    for _ in range(trials):
+        with ensemble.Ensemble(kind, qbin) as ens:
+            t0 = time.time()
+            out["cold start to a write (s)"].append(first_write(ens, (), t0))
+            old = ens.leader()
+            t0 = time.time()
+            ens.member(old).kill()
+            out["leader SIGKILL to a write (s)"].append(first_write(ens, (old,), t0))
+            ens.member(old).start(ens.lines)
+            old = ens.leader()
+            m = ens.member(old)
+            t0 = time.time()
+            m.proc.send_signal(signal.SIGSTOP)
+            m.stopped = True
+            out["leader SIGSTOP to a write (s)"].append(first_write(ens, (old,), t0))
+            m.proc.send_signal(signal.SIGCONT)
+            m.stopped = False
+    res = {k: statistics.median(v) for k, v in out.items()}
+    with ensemble.Ensemble(kind, qbin) as ens:
+        ens.leader()
+        res["writes/s, 16 clients"] = throughput(ens)
+        time.sleep(2.0)
+        res["resident memory per server (MiB)"] = statistics.mean(rss_kb(m.proc.pid) for m in ens.members) / 1024.0
+    return res
+
+
+def main():
+    qbin = servers.quorumd_bin_from_args(sys.argv)
+    trials = int(sys.argv[sys.argv.index("--trials") + 1]) if "--trials" in sys.argv else 10
+    results = {kind: bench(kind, qbin, trials) for kind in ("quorumd", "zookeeper")}
+    print("ensemble of 3 on loopback, tickTime=%d initLimit=10 syncLimit=4, fsync on, %d trials (medians)"
+          % (ensemble.TICK, trials))
+    print("%-36s %12s %12s %10s" % ("", "quorumd", "zookeeper", "ratio"))
+    for k in results["quorumd"]:
+        q, z = results["quorumd"][k], results["zookeeper"][k]
+        print("%-36s %12.2f %12.2f %10.2f" % (k, q, z, q / z if z else float("nan")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
