@@ -52,6 +52,12 @@ class ProbeContext {
     (void)fault;
     return std::nullopt;
   }
+  // The hosts fault `fault` was resolved to; nullopt until it has been (probe parameters such
+  // as host: "${target}" are resolved with them).
+  virtual std::optional<std::vector<std::string>> FaultHosts(const std::string& fault) const {
+    (void)fault;
+    return std::nullopt;
+  }
 };
 
 // Thread safety: the sampler calls one Probe from one thread at a time; different

@@ -1,5 +1,8 @@
 #include "orchestrator/host_vars.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+
 #include <string>
 
 namespace faultline {
@@ -62,6 +65,96 @@ Status ExpandHostVars(nlohmann::json* params, const nlohmann::json& host_vars) {
   if (params->is_string()) return ExpandString(params, host_vars);
   if (params->is_array() || params->is_object()) {
     for (auto& item : *params) FAULTLINE_RETURN_IF_ERROR(ExpandHostVars(&item, host_vars));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+bool IsIpv4OrCidr(const std::string& s) {
+  std::string addr = s.substr(0, s.find('/'));
+  in_addr a{};
+  if (inet_pton(AF_INET, addr.c_str(), &a) != 1) return false;
+  if (addr.size() == s.size()) return true;
+  const std::string bits = s.substr(addr.size() + 1);
+  return !bits.empty() && bits.size() <= 2 && bits.find_first_not_of("0123456789") == std::string::npos &&
+         std::stoi(bits) <= 32;
+}
+
+Status AddressOf(const InventoryHost& h, std::string* out) {
+  const std::string a = h.address();
+  if (IsIpv4OrCidr(a)) {
+    *out = a;
+    return Status::Ok();
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(a.c_str(), nullptr, &hints, &res) != 0 || !res) {
+    return Status::Invalid("peer " + h.name + ": its address '" + a + "' does not resolve to IPv4 here");
+  }
+  char buf[INET_ADDRSTRLEN] = "";
+  inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, buf, sizeof buf);
+  freeaddrinfo(res);
+  *out = buf;
+  return Status::Ok();
+}
+
+Status ResolvePeerList(const nlohmann::json& in, const Inventory& inventory, const std::string& host,
+                       nlohmann::json* out) {
+  *out = nlohmann::json::array();
+  std::vector<nlohmann::json> entries;
+  if (in.is_array()) {
+    entries.assign(in.begin(), in.end());
+  } else {
+    entries.push_back(in);
+  }
+  auto add = [out](const std::string& a) {
+    for (const auto& have : *out) {
+      if (have == a) return;
+    }
+    out->push_back(a);
+  };
+  for (const auto& e : entries) {
+    if (!e.is_string()) return Status::Invalid("peers: expected host, group or address names, got " + e.dump());
+    const std::string name = e.get<std::string>();
+    if (IsIpv4OrCidr(name)) {
+      add(name);
+    } else if (const InventoryGroup* g = inventory.FindGroup(name)) {
+      for (const auto& member : g->hosts) {
+        if (member == host) continue;  // a host is not cut from itself
+        std::string a;
+        FAULTLINE_RETURN_IF_ERROR(AddressOf(*inventory.FindHost(member), &a));
+        add(a);
+      }
+    } else if (const InventoryHost* h = inventory.FindHost(name)) {
+      if (name == host) continue;
+      std::string a;
+      FAULTLINE_RETURN_IF_ERROR(AddressOf(*h, &a));
+      add(a);
+    } else {
+      return Status::Invalid("peers: '" + name + "' is neither a host nor a group of " + inventory.path +
+                             ", nor an IPv4 address or CIDR");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ResolvePeers(nlohmann::json* params, const Inventory& inventory, const std::string& host) {
+  if (params->contains("grudge") && (*params)["grudge"].is_object()) {
+    nlohmann::json& g = (*params)["grudge"];
+    if (g.contains(host)) {
+      nlohmann::json resolved;
+      FAULTLINE_RETURN_IF_ERROR(ResolvePeerList(g[host], inventory, host, &resolved));
+      g[host] = resolved;
+    }
+  }
+  if (params->contains("peers")) {
+    nlohmann::json resolved;
+    FAULTLINE_RETURN_IF_ERROR(ResolvePeerList((*params)["peers"], inventory, host, &resolved));
+    (*params)["peers"] = resolved;
   }
   return Status::Ok();
 }

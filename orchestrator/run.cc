@@ -109,9 +109,16 @@ class RunContext : public ProbeContext {
     if (it == fault_started_.end()) return std::nullopt;
     return it->second;
   }
-  void MarkFaultStarted(const std::string& fault, double t_ms) {
+  void MarkFaultStarted(const std::string& fault, double t_ms, const std::vector<std::string>& hosts) {
     std::lock_guard<std::mutex> lock(mu_);
     fault_started_.emplace(fault, t_ms);
+    fault_hosts_.emplace(fault, hosts);
+  }
+  std::optional<std::vector<std::string>> FaultHosts(const std::string& fault) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = fault_hosts_.find(fault);
+    if (it == fault_hosts_.end()) return std::nullopt;
+    return it->second;
   }
 
  private:
@@ -123,7 +130,54 @@ class RunContext : public ProbeContext {
   std::map<std::string, std::unique_ptr<Transport>> transports_;
   std::map<std::string, std::pair<Clock::time_point, Status>> failures_;
   std::map<std::string, double> fault_started_;
+  std::map<std::string, std::vector<std::string>> fault_hosts_;
 };
+
+bool HasReference(const nlohmann::json& params) { return params.dump().find("${") != std::string::npos; }
+
+// A probe whose parameters name a fault's hosts (host: "${target}"): made once that fault's
+// target is resolved; until then each sample says what it waits for (unreachable).
+class DeferredProbe : public Probe {
+ public:
+  DeferredProbe(ProbeSpec spec, std::string anchor, std::vector<std::string> faults)
+      : spec_(std::move(spec)), anchor_(std::move(anchor)), faults_(std::move(faults)) {}
+
+  Observation Sample(ProbeContext& ctx, std::chrono::milliseconds timeout) override {
+    if (!probe_) {
+      Substitutions subs;
+      auto hosts_json = [](const std::vector<std::string>& hosts) {
+        return hosts.size() == 1 ? nlohmann::json(hosts[0]) : nlohmann::json(hosts);
+      };
+      for (const auto& f : faults_) {
+        if (auto hosts = ctx.FaultHosts(f)) subs.values["faults." + f + ".target"] = hosts_json(*hosts);
+      }
+      if (auto hosts = ctx.FaultHosts(anchor_)) subs.values["target"] = hosts_json(*hosts);
+      ProbeSpec resolved = spec_;
+      Status st = ResolveOperand(spec_.params, subs, &resolved.params);
+      if (!st.ok()) return Observation::Unreachable("waiting for the fault's target: " + st.message());
+      st = ProbeRegistry::Global().Make(resolved, ctx.inventory(), &probe_);
+      if (!st.ok()) {
+        probe_.reset();
+        return Observation::Unreachable(spec_.Key() + ": " + st.message());
+      }
+    }
+    return probe_->Sample(ctx, timeout);
+  }
+
+ private:
+  ProbeSpec spec_;
+  std::string anchor_;
+  std::vector<std::string> faults_;
+  std::unique_ptr<Probe> probe_;
+};
+
+// Where an expectation's samples are filed: a probe that names ${target} observes different
+// hosts for expectations anchored to different faults.
+std::string SampleKey(const Expectation& e, const std::string& anchor) {
+  std::string key = e.probe.Key();
+  if (HasReference(e.probe.params)) key += " @" + anchor;
+  return key;
+}
 
 struct FaultState {
   const FaultStep* step = nullptr;
@@ -229,25 +283,43 @@ class DrillRun {
            ": faults reverted, verdicts judged on what was seen";
   }
 
+  // The fault an expectation's window refers to: its own, or the earliest of the drill.
+  std::string AnchorOf(const Expectation& e) const {
+    if (!e.anchor.empty() || drill_.faults.empty()) return e.anchor;
+    const FaultStep* first = &drill_.faults.front();
+    for (const auto& step : drill_.faults) {
+      if (step.offset < first->offset) first = &step;
+    }
+    return first->name;
+  }
+
   // Probes, drivers and the fault timeline, before anything is contacted.
   Status Prepare() {
     milliseconds period = settings_.sample_every.count() > 0 ? settings_.sample_every : drill_.sample_every;
     if (period < milliseconds(10)) period = milliseconds(10);
     sampler_ = std::make_unique<Sampler>(context_.get(), period, [this] { return Now(); });
     std::set<std::string> keys;
-    auto add_probe = [&](const ProbeSpec& spec) -> Status {
-      std::string key = spec.Key();
+    std::vector<std::string> fault_names;
+    for (const auto& step : drill_.faults) fault_names.push_back(step.name);
+    auto add_probe = [&](const ProbeSpec& spec, const std::string& key, const std::string& anchor) -> Status {
       if (!keys.insert(key).second) return Status::Ok();
       std::unique_ptr<Probe> probe;
-      FAULTLINE_RETURN_IF_ERROR(ProbeRegistry::Global().Make(spec, inventory_, &probe));
+      if (HasReference(spec.params)) {
+        probe = std::make_unique<DeferredProbe>(spec, anchor, fault_names);
+      } else {
+        FAULTLINE_RETURN_IF_ERROR(ProbeRegistry::Global().Make(spec, inventory_, &probe));
+      }
       sampler_->Add(key, std::move(probe));
-      if (spec.params.contains("host") && spec.params["host"].is_string()) {
+      // Hosts the preflight reaches; a reference is a fault's target, reached for the fault.
+      if (spec.params.contains("host") && spec.params["host"].is_string() && !HasReference(spec.params)) {
         hosts_.insert(spec.params["host"].get<std::string>());
       }
       return Status::Ok();
     };
-    for (const auto& c : drill_.steady_state) FAULTLINE_RETURN_IF_ERROR(add_probe(c.probe));
-    for (const auto& e : drill_.expect) FAULTLINE_RETURN_IF_ERROR(add_probe(e.probe));
+    for (const auto& c : drill_.steady_state) FAULTLINE_RETURN_IF_ERROR(add_probe(c.probe, c.probe.Key(), ""));
+    for (const auto& e : drill_.expect) {
+      FAULTLINE_RETURN_IF_ERROR(add_probe(e.probe, SampleKey(e, AnchorOf(e)), AnchorOf(e)));
+    }
 
     bool any_role = false;
     for (const auto& step : drill_.faults) {
@@ -266,7 +338,7 @@ class DrillRun {
         ProbeSpec role;
         role.name = step.target.names.empty() ? "" : step.target.names[0];
         role.mark = step.target.mark;
-        FAULTLINE_RETURN_IF_ERROR(add_probe(role));
+        FAULTLINE_RETURN_IF_ERROR(add_probe(role, role.Key(), ""));
       } else {
         std::vector<std::string> hosts;
         FAULTLINE_RETURN_IF_ERROR(ResolveStaticTarget(step.target, inventory_, run_id_, &hosts));
@@ -422,7 +494,9 @@ class DrillRun {
   std::vector<Evaluation> Judge(bool over) {
     EvalContext c = Context(over);
     std::vector<Evaluation> out;
-    for (const auto& e : drill_.expect) out.push_back(EvaluateExpectation(e, sampler_->Samples(e.probe.Key()), c));
+    for (const auto& e : drill_.expect) {
+      out.push_back(EvaluateExpectation(e, sampler_->Samples(SampleKey(e, AnchorOf(e))), c));
+    }
     return out;
   }
 
@@ -553,6 +627,7 @@ class DrillRun {
     if (const InventoryHost* h = inventory_.FindHost(host)) inst->host_vars = h->vars;
     inst->duration = f.step->duration;
     Status st = ExpandHostVars(&inst->params, inst->host_vars);
+    if (st.ok() && inst->action.rfind("network.", 0) == 0) st = ResolvePeers(&inst->params, inventory_, host);
     if (!st.ok()) {
       return Status::Invalid("fault " + f.step->name + " (" + f.step->mark.ToString() + ") on " + host + ": " +
                              st.message());
@@ -577,7 +652,7 @@ class DrillRun {
       f.window = journal_->faults.size();
       journal_->faults.push_back(JournalFaultWindow{name, f.step->action, f.hosts, Now(), std::nullopt, false});
     }
-    context_->MarkFaultStarted(name, Now());
+    context_->MarkFaultStarted(name, Now(), f.hosts);
     f.attempted = true;  // from here on, the hosts are reverted whatever happens
     std::vector<Status> results(f.hosts.size());
     std::vector<std::thread> threads;

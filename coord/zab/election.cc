@@ -113,6 +113,13 @@ void Peer::HandleNotification(const Message& msg) {
           ", n.round:0x" + Hex(n.round) + ", n.peerEpoch:0x" + Hex(n.peer_epoch) +
           ", n.zxid:" + ZxidHex(n.zxid) + ", message format version:0x2, n.config version:0x0");
   if (state_ != ServerState::kLooking) {
+    if ((state_ == ServerState::kFollowing || state_ == ServerState::kObserving) && msg.from == leader_ &&
+        n.state == ServerState::kLooking && n.round > current_vote_.round) {
+      // Our leader has started a new election: it no longer leads (ZooKeeper's followers
+      // learn that from the closed socket). Waiting out syncLimit would only delay the next.
+      LearnerFail("leader " + std::to_string(leader_) + " is looking for a leader (round 0x" + Hex(n.round) + ")");
+      return;
+    }
     if (n.state == ServerState::kLooking) {
       Vote mine = current_vote_;
       mine.state = state_;

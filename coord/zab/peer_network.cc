@@ -223,6 +223,11 @@ void PeerNetwork::StartConnect(Outgoing& out) {
   }
   int one = 1;
   setsockopt(out.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Frames a partition swallows would otherwise wait out TCP's retransmission back-off
+  // (tens of seconds after a long split): the connection is given up instead and made anew,
+  // so a healed network carries votes again within a connect retry.
+  unsigned int user_timeout = static_cast<unsigned int>(options_.stall_timeout.count());
+  setsockopt(out.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
   int rc = connect(out.fd, reinterpret_cast<sockaddr*>(&out.addr), out.addr_len);
   if (rc != 0 && errno != EINPROGRESS) {
     CloseOutgoing(out, true);  // refused at once: the peer is down
@@ -335,6 +340,11 @@ void PeerNetwork::ReadIncoming(int fd) {
       ServerId id = 0;
       for (char c : body) id = (id << 8) | static_cast<unsigned char>(c);
       in.from = id;
+      // A peer keeps one connection to us: an older one it has given up on (it could not
+      // tell us, the network was cut) ends here, through the normal close path.
+      for (auto& [ofd, other] : incoming_) {
+        if (other != &in && other->from == id) shutdown(ofd, SHUT_RDWR);
+      }
       continue;
     }
     Message msg;

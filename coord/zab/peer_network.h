@@ -40,6 +40,8 @@ struct PeerEndpoint {
 struct PeerNetworkOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds retry_interval{250};
+  // Data unacknowledged this long closes the connection (TCP_USER_TIMEOUT); it is made anew.
+  std::chrono::milliseconds stall_timeout{5000};
   // Per peer. A sync stream (DIFF with its proposals and commits) is queued in one go, often
   // while the connection to a restarted learner is still being made, so the bound is set by
   // memory, not by a frame count a catch-up could exceed: dropping part of a sync stream
