@@ -5,7 +5,7 @@ every drill passed (exit 0), that the JUnit report lists every expectation with 
 that every journal says all faults were reverted, and that nothing is left on this machine
 (namespaces, links, mounts, iptables rules, processes the lab started).
 
-usage: demo_e2e.py FAULTLINE --coord quorumd|zookeeper [DRILL...]   (run as root)
+usage: demo_e2e.py FAULTLINE --coord quorumd|zookeeper [--zk 3|5|6] [DRILL...]   (run as root)
 """
 import json
 import os
@@ -39,11 +39,14 @@ def main():
         print(__doc__)
         return 2
     faultline, coord, drills = sys.argv[1], sys.argv[3], sys.argv[4:]
+    zk = ["--zk", "3"]
+    if drills[:1] == ["--zk"]:
+        zk, drills = drills[:2], drills[2:]
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     drills = [d if os.path.isabs(d) else os.path.join(root, "drills", d + ".yaml") for d in drills]
     before = snapshot()
     report = tempfile.mkdtemp(prefix="fl-demo-%s-" % coord, dir="/tmp")
-    proc = subprocess.run([faultline, "demo", "--coord", coord, "--report", report] + drills, cwd=root,
+    proc = subprocess.run([faultline, "demo", "--coord", coord, "--report", report] + zk + drills, cwd=root,
                           capture_output=True, text=True, timeout=1500)
     out = proc.stdout + proc.stderr
     problems = []
