@@ -107,7 +107,7 @@ bool Build(World& w, int n) {
     std::string cfg = w.dir + "/sshd_" + std::to_string(i) + ".conf";
     std::ofstream(cfg) << "ListenAddress " << Addr(i) << ":22\nHostKey " << w.dir
                        << "/host_key\nAuthorizedKeysFile " << w.dir
-                       << "/authorized_keys\nPidFile none\nStrictModes no\nUsePAM no\n"
+                       << "/authorized_keys\nPidFile none\nStrictModes no\nUsePAM no\nSetEnv SHLVL=1\n"
                           "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
                           "MaxStartups 100:30:200\nMaxSessions 100\n"
                           "Subsystem sftp internal-sftp\n";

@@ -93,6 +93,7 @@ pid_t StartSshd(const std::string& ns, const std::string& addr, const std::strin
                  "PidFile none\n"
                  "StrictModes no\n"
                  "UsePAM no\n"
+                 "SetEnv SHLVL=1\n"  // keeps the machine's ~/.bashrc out of the commands run
                  "PermitRootLogin prohibit-password\n"
                  "PasswordAuthentication no\n"
                  "KbdInteractiveAuthentication no\n"

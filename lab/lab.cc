@@ -173,6 +173,9 @@ std::string SshdConfig(const std::string& state_dir, const json& host) {
          "PasswordAuthentication no\n"
          "KbdInteractiveAuthentication no\n"
          "AllowTcpForwarding yes\n"
+         // bash sources ~/.bashrc for commands sshd runs only at shell level 1: the machine's
+         // root dotfiles (a pyenv rehash waiting on a stale lock, say) stay out of the lab.
+         "SetEnv SHLVL=1\n"
          // The agent's channel and parallel probes share one connection per host.
          "MaxSessions 64\n"
          "MaxStartups 64\n"
