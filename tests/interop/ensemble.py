@@ -104,11 +104,7 @@ class Member:
         return "127.0.0.1:%d" % self.port
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return servers.read_log(self.log_path)
 
 
 class Ensemble:

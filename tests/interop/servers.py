@@ -109,11 +109,7 @@ class Server:
         self.kill(signal.SIGTERM)
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def __enter__(self):
         return self.start()
@@ -126,6 +122,15 @@ class Server:
         if not self.keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+
+def read_log(path):
+    """A server's log as text; empty when it has none yet."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def quorumd_bin_from_args(argv):
