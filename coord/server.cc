@@ -1289,6 +1289,16 @@ std::string Server::ModeName() const {
   }
 }
 
+// The tree was replaced (a snapshot from the leader, or the disk's after rejoining): sessions
+// are the tree's, each with a fresh timeout, and no watch is left on what was there before.
+void Server::ResetFromTree() {
+  sessions_.clear();
+  int64_t now = NowMs();
+  for (const auto& [id, timeout] : tree_.sessions()) sessions_[id] = SessionState{timeout, now + timeout, 0, false};
+  data_watches_.clear();
+  child_watches_.clear();
+}
+
 void Server::CloseAllClients(const char* why) {
   size_t n = 0;
   for (auto& [id, c] : conns_) {
@@ -1311,11 +1321,7 @@ void Server::OnEnsemble() {
           fatal_ = Status::Internal("the snapshot from the leader at " + Hex(item.snapshot_zxid) + " does not decode");
           return;
         }
-        sessions_.clear();
-        int64_t now = NowMs();
-        for (const auto& [id, timeout] : tree_.sessions()) sessions_[id] = SessionState{timeout, now + timeout, 0, false};
-        data_watches_.clear();
-        child_watches_.clear();
+        ResetFromTree();
         Log(LogLevel::kInfo, "Learner@0", "Loaded the leader's snapshot at {} ({} znodes)", Hex(item.snapshot_zxid),
             tree_.node_count());
         break;
@@ -1391,7 +1397,6 @@ void Server::OnRoleChange(EnsembleItem& item) {
   int was_role = role_;
   role_ = static_cast<int>(item.state);
   serving_ = item.serving;
-  role_changes_++;
   if (was_serving && (!serving_ || was_role != role_)) {
     CloseAllClients(serving_ ? "the server changed its role" : "the server stopped serving requests");
     pending_.clear();
@@ -1460,11 +1465,7 @@ void Server::RejoinEnsemble() {
     return;
   }
   tree_ = std::move(fresh);
-  sessions_.clear();
-  int64_t now = NowMs();
-  for (const auto& [id, timeout] : tree_.sessions()) sessions_[id] = SessionState{timeout, now + timeout, 0, false};
-  data_watches_.clear();
-  child_watches_.clear();
+  ResetFromTree();
   txns_since_snapshot_ = 0;
   epoll_event ev{};
   ev.events = EPOLLIN;

@@ -106,6 +106,7 @@ class Server {
   void OnEnsembleCommit(EnsembleItem& item);
   void OnRoleChange(EnsembleItem& item);
   void CloseAllClients(const char* why);
+  void ResetFromTree();
   void LeaveEnsemble(const Status& why);
   void RejoinEnsemble();
   bool Leading() const;
@@ -178,7 +179,6 @@ class Server {
   std::atomic<int64_t> last_snapshot_ms_{0};
   RecoveryResult recovery_;
   int64_t startup_ms_ = 0;
-  int64_t role_changes_ = 0;
 };
 
 }  // namespace faultline::coord
