@@ -9,8 +9,8 @@
 //     install, role changes, touched sessions, refused proposals) to an inbox the server
 //     drains when the inbox's eventfd is readable;
 //   - the node thread takes tree_mutex() only to serialize the tree for a SNAP sync.
-// The server never takes the node's own mutex (it uses EnsembleNode's Submit* calls and
-// DescribeCached), so the two cannot wait on each other.
+// The server never takes the node's own mutex (it uses EnsembleNode's Submit* calls,
+// DescribeCached and storage_error), so the two cannot wait on each other.
 //
 // Client writes become proposals whose payload is
 //   origin:u64  seq:u64  EncodeTxn(txn with zxid 0)

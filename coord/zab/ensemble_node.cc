@@ -120,8 +120,8 @@ void EnsembleNode::CompactLog(Zxid upto) {
 }
 
 Status EnsembleNode::storage_error() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return storage_error_;
+  std::lock_guard<std::mutex> lock(cached_mu_);
+  return storage_error_cached_;
 }
 
 void EnsembleNode::DrainReadys() {
@@ -132,6 +132,10 @@ void EnsembleNode::DrainReadys() {
       if (!st.ok()) {
         // Nothing of this Ready may leave: its messages may claim what is not on disk.
         storage_error_ = st.Annotate("server " + std::to_string(config_.id) + ": persisting");
+        {
+          std::lock_guard<std::mutex> lock(cached_mu_);
+          storage_error_cached_ = storage_error_;
+        }
         app_->OnEvent(Event{Event::Level::kError, storage_error_.message()});
         return;
       }

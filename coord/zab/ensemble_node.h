@@ -39,8 +39,8 @@ class ZabStorage {
 
 // The replicated state machine and the observer of the node's life. Every call is made on the
 // node's thread with the node's lock held: a callback may call EnsembleNode::Submit*() and
-// DescribeCached(), but not Propose(), ProposeCloseSession(), Describe(), CompactLog() or
-// storage_error().
+// DescribeCached() and storage_error(), but not Propose(), ProposeCloseSession(), Describe()
+// or CompactLog().
 class ZabApplication : public SnapshotSource {
  public:
   // Called on the node's thread, in zxid order, once per committed transaction.
@@ -87,7 +87,9 @@ class EnsembleNode {
   PeerStatus DescribeCached() const;
   // Compacts the peer's log after the application made a durable snapshot up to `upto`.
   void CompactLog(Zxid upto);
-  // Set when Persist failed; the node has stopped acknowledging anything.
+  // Set when Persist failed; the node has stopped acknowledging anything. Never waits for the
+  // node's lock: a caller may hold a lock the node's thread is waiting for (the server's tree
+  // lock, which TakeSnapshot needs while the node's lock is held).
   Status storage_error() const;
 
  private:
@@ -111,11 +113,12 @@ class EnsembleNode {
   ZabApplication* app_;
   mutable std::mutex mu_;
   std::unique_ptr<Peer> peer_;  // GUARDED_BY(mu_)
-  Status storage_error_;        // GUARDED_BY(mu_)
+  Status storage_error_;        // GUARDED_BY(mu_); copied to storage_error_cached_
   std::mutex submit_mu_;                // taken after mu_ when both are held
   std::vector<Submission> submitted_;   // GUARDED_BY(submit_mu_)
   mutable std::mutex cached_mu_;        // taken after mu_ when both are held
   PeerStatus cached_;                   // GUARDED_BY(cached_mu_)
+  Status storage_error_cached_;         // GUARDED_BY(cached_mu_)
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

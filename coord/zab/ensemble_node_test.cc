@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -239,9 +240,21 @@ TEST(EnsembleNode, SubmitOnAFollowerCommitsEverywhere) {
   e.at(follower).node->Submit("four");
   PeerStatus during = e.at(follower).node->DescribeCached();
   auto took = Clock::now() - start;
+  // storage_error() too: the server asks for it holding its tree lock, which the node's thread
+  // may be waiting for (a SNAP) with the node's lock held. Asked on a thread of its own so a
+  // wait shows as a failure, not a hung test.
+  std::atomic<bool> answered{false};
+  std::thread asker([&] {
+    (void)e.at(follower).node->storage_error();
+    answered = true;
+  });
+  for (auto until = Clock::now() + 1s; !answered && Clock::now() < until;) std::this_thread::sleep_for(5ms);
+  bool answered_while_stuck = answered;
   e.at(follower).storage.Release();  // before any assertion can end the test with it held
+  asker.join();
   ASSERT_TRUE(stuck) << "the follower never persisted the leader's proposal";
   EXPECT_LT(took, 100ms);
+  EXPECT_TRUE(answered_while_stuck) << "storage_error() waited for the node's lock";
   EXPECT_EQ(during.state, ServerState::kFollowing);
   EXPECT_TRUE(e.WaitApplied({1, 2, 3}, {"one", "two", "three", "four"}, 5s));
 }

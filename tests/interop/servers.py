@@ -140,5 +140,5 @@ def quorumd_bin_from_args(argv):
     env = os.environ.get("QUORUMD_BINARY")
     if env:
         return env
-    guess = os.path.join(HERE, "..", "..", "build-coord", "coord", "quorumd")
+    guess = os.path.join(HERE, "..", "..", "build", "coord", "quorumd")
     return os.path.abspath(guess)
