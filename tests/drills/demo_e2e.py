@@ -35,17 +35,6 @@ def snapshot():
 
 
 def main():
-    # A second attempt only when the first fails, and said loudly: the quorumd ensemble has a
-    # known, not yet found, rejoin stall after some faults (a follower that does not get back in
-    # sync), and one bad run must not hide every other verdict. Both attempts' problems print.
-    first = attempt()
-    if first == 0:
-        return 0
-    print("FLAKY: the first attempt failed (above); running the drills once more")
-    return attempt()
-
-
-def attempt():
     if len(sys.argv) < 4 or sys.argv[2] != "--coord":
         print(__doc__)
         return 2
