@@ -7,6 +7,7 @@
 #include <zookeeper.h>
 
 #include <cstring>
+#include <memory>
 
 namespace faultline {
 namespace {
@@ -249,6 +250,82 @@ Status ZkClient::EnsurePath(const std::string& path) {
     pos = next + 1;
   }
   return Status::Ok();
+}
+
+namespace {
+
+struct CreateCall {
+  std::function<void(ZkError, const std::string&)> done;
+};
+
+ZkError ErrorOf(int rc) {
+  switch (rc) {
+    case ZOK: return ZkError::kOk;
+    case ZNONODE: return ZkError::kNoNode;
+    case ZNODEEXISTS: return ZkError::kNodeExists;
+    case ZSESSIONEXPIRED:
+    case ZINVALIDSTATE: return ZkError::kSessionExpired;
+    case ZCONNECTIONLOSS:
+    case ZOPERATIONTIMEOUT:
+    case ZCLOSING: return ZkError::kConnectionLoss;
+    default: return ZkError::kOther;
+  }
+}
+
+struct SyncCall {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  int rc = ZOK;
+};
+
+}  // namespace
+
+bool ZkClient::CreateSequentialAsync(const std::string& prefix, const std::string& data,
+                                     std::function<void(ZkError, const std::string&)> done) {
+  zhandle_t* zh = handle();
+  if (!zh) return false;
+  auto* call = new CreateCall{std::move(done)};
+  int rc = zoo_acreate(
+      zh, prefix.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE, ZOO_SEQUENCE,
+      [](int rc, const char* value, const void* ctx) {
+        std::unique_ptr<CreateCall> c(static_cast<CreateCall*>(const_cast<void*>(ctx)));
+        c->done(ErrorOf(rc), rc == ZOK && value ? std::string(value) : std::string());
+      },
+      call);
+  if (rc != ZOK) {
+    delete call;
+    return false;
+  }
+  return true;
+}
+
+ZkError ZkClient::Sync(const std::string& path, std::chrono::milliseconds wait, Status* why) {
+  zhandle_t* zh = handle();
+  if (!zh) return Map(ZINVALIDSTATE, "sync", path, why);
+  // Shared with the completion, which may come after we gave up waiting.
+  auto* call = new std::shared_ptr<SyncCall>(std::make_shared<SyncCall>());
+  std::shared_ptr<SyncCall> mine = *call;
+  int rc = zoo_async(
+      zh, path.c_str(),
+      [](int rc, const char*, const void* ctx) {
+        std::unique_ptr<std::shared_ptr<SyncCall>> c(
+            static_cast<std::shared_ptr<SyncCall>*>(const_cast<void*>(ctx)));
+        std::lock_guard<std::mutex> lock((*c)->mu);
+        (*c)->finished = true;
+        (*c)->rc = rc;
+        (*c)->cv.notify_all();
+      },
+      call);
+  if (rc != ZOK) {
+    delete call;
+    return Map(rc, "sync", path, why);
+  }
+  std::unique_lock<std::mutex> lock(mine->mu);
+  if (!mine->cv.wait_for(lock, wait, [&] { return mine->finished; })) {
+    return Map(ZOPERATIONTIMEOUT, "sync", path, why);
+  }
+  return Map(mine->rc, "sync", path, why);
 }
 
 }  // namespace faultline

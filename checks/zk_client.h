@@ -81,6 +81,14 @@ class ZkClient {
   ZkError Delete(const std::string& path, int version = -1, Status* why = nullptr);
   // Creates `path` and its missing parents as persistent znodes with empty data.
   Status EnsurePath(const std::string& path);
+  // A persistent sequential create, answered through `done` (the error and the created name)
+  // on the C client's completion thread, also when the handle closes first (then with
+  // kConnectionLoss). Returns false when it could not be sent at all.
+  bool CreateSequentialAsync(const std::string& prefix, const std::string& data,
+                             std::function<void(ZkError, const std::string&)> done);
+  // ZooKeeper's sync: the server this session is connected to catches up with the leader
+  // for `path`. Waits at most `wait`.
+  ZkError Sync(const std::string& path, std::chrono::milliseconds wait, Status* why = nullptr);
 
   const std::string& connect_string() const { return options_.connect; }
 

@@ -4,6 +4,7 @@ namespace faultline {
 
 void RegisterRoleProbes() {
   RegisterZkProbes();
+  RegisterZkWritesProbe();
   RegisterHdfsProbes();
   RegisterYarnProbes();
   RegisterHBaseProbes();

@@ -9,6 +9,7 @@ void RegisterRoleProbes();
 
 // The parts, for tests that want only one family.
 void RegisterZkProbes();
+void RegisterZkWritesProbe();
 void RegisterHdfsProbes();
 void RegisterYarnProbes();
 void RegisterHBaseProbes();

@@ -1,10 +1,13 @@
 #include "faults/agent_driver.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "faults/agent_protocol.h"
@@ -40,6 +43,36 @@ Status AgentThere(Transport& t, const std::string& path, bool* there) {
   return Status::Ok();
 }
 
+// The identity of an agent build: FNV-1a 64 over the binary's bytes, as 16 hex digits. Two
+// builds of one version differ here, so a host never keeps running an agent older than the
+// controller's. "" when the file cannot be read.
+std::string ContentId(const std::string& file) {
+  struct stat sb {};
+  if (::stat(file.c_str(), &sb) != 0) return "";
+  // Hashed once per process and file version (hosts ask in parallel, for every session).
+  const std::string key = file + "|" + std::to_string(sb.st_size) + "|" + std::to_string(sb.st_mtim.tv_sec) +
+                          "." + std::to_string(sb.st_mtim.tv_nsec) + "|" + std::to_string(sb.st_ino);
+  static std::mutex mu;
+  static std::map<std::string, std::string> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f) return "";
+  uint64_t h = 1469598103934665603ull;
+  unsigned char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ buf[i]) * 1099511628211ull;
+  }
+  bool bad = std::ferror(f) != 0;
+  std::fclose(f);
+  if (bad) return "";
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return cache[key] = out;
+}
+
 Status EnsureAgent(Transport& t, const json& vars, std::string* path) {
   std::string preset = vars.value("faultline_agent_path", "");
   bool there = false;
@@ -59,14 +92,17 @@ Status EnsureAgent(Transport& t, const json& vars, std::string* path) {
   std::string dir = Trim(home.stdout_data);
   if (dir.empty()) dir = "/tmp";
   dir += "/.cache/faultline";
-  *path = dir + "/agent-" + proto::kAgentVersion;
-  FAULTLINE_RETURN_IF_ERROR(AgentThere(t, *path, &there));
-  if (there) return Status::Ok();
   std::string local = LocalAgentBinary();
   if (local.empty()) {
     return Status::Unavailable("no faultline-agent binary on the controller to upload to " + t.host() +
                                " (set FAULTLINE_AGENT_BINARY)");
   }
+  const std::string id = ContentId(local);
+  if (id.empty()) return Status::Unavailable("cannot read the agent binary " + local);
+  const std::string name = std::string("agent-") + proto::kAgentVersion + "-" + id;
+  *path = dir + "/" + name;
+  FAULTLINE_RETURN_IF_ERROR(AgentThere(t, *path, &there));
+  if (there) return Status::Ok();
   ExecRequest mk;
   mk.argv = {"mkdir", "-p", "-m", "700", dir};
   ExecResult mk_res;
@@ -79,6 +115,12 @@ Status EnsureAgent(Transport& t, const json& vars, std::string* path) {
   if (!there) {
     return Status::Unavailable(t.host() + ": the uploaded agent at " + *path + " does not run");
   }
+  // Other builds in the cache are of no further use. One still running (a watchdog of an
+  // earlier run) keeps going: it re-executes itself through /proc/self/exe, not the path.
+  ExecRequest prune;
+  prune.argv = {"find", dir, "-maxdepth", "1", "-type", "f", "-name", "agent-*", "!", "-name", name, "-delete"};
+  ExecResult prune_res;
+  (void)t.Exec(prune, &prune_res);
   return Status::Ok();
 }
 

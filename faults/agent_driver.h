@@ -3,8 +3,10 @@
 // registered in FaultCatalogue.
 //
 // Delivery: the agent runs from the inventory's faultline_agent_path when set; otherwise
-// from ~/.cache/faultline/agent-<version> on the host, uploaded there (Transport::Upload)
-// when it is missing or answers with another version. The local binary is found through
+// from ~/.cache/faultline/agent-<version>-<content id> on the host (the id a hash of the
+// controller's agent binary, so any other build is "older"), uploaded there
+// (Transport::Upload, SFTP over SSH) when it is missing or does not answer as this version;
+// other builds in that directory are then removed. The local binary is found through
 // FAULTLINE_AGENT_BINARY, else next to the faultline binary, else in the build tree.
 //
 // Leases: every inject carries a lease (faultline_agent_lease, default 10 s); KeepAlive

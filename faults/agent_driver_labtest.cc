@@ -50,8 +50,11 @@ TEST(AgentDriverLab, InjectRenewRevertThroughTheLocalTransport) {
   InjectOutcome out;
   Status st = driver->Inject(f, t, &out);
   ASSERT_TRUE(st.ok()) << st.ToString();
-  std::string uploaded = home.path + "/.cache/faultline/agent-0.1.0";
-  EXPECT_TRUE(std::filesystem::exists(uploaded));
+  int uploaded = 0;
+  for (const auto& e : std::filesystem::directory_iterator(home.path + "/.cache/faultline")) {
+    if (e.path().filename().string().rfind("agent-0.1.0-", 0) == 0) ++uploaded;
+  }
+  EXPECT_EQ(uploaded, 1);
   EXPECT_NE(out.detail.find("partition"), std::string::npos) << out.detail;
   EXPECT_EQ(RunIn(lab.ns(0), [] { return TcpConnect(Lab::addr(1), 23100); }), 1);
 

@@ -25,6 +25,7 @@
 
 #include <gtest/gtest.h>
 
+#include "faults/agent_driver.h"
 #include "faults/ssh_transport.h"
 #include "orchestrator/inventory.h"
 
@@ -84,6 +85,7 @@ std::string Dir() { return g_world->dir; }
 std::string ClientKey() { return Dir() + "/id_client"; }
 std::string WrongKey() { return Dir() + "/id_wrong"; }
 std::string KnownHosts() { return Dir() + "/known_hosts"; }
+std::string RemoteHome() { return Dir() + "/remote-home"; }
 
 pid_t StartSshd(const std::string& ns, const std::string& addr, const std::string& name) {
   const std::string cfg = Dir() + "/sshd_" + name + ".conf";
@@ -93,7 +95,9 @@ pid_t StartSshd(const std::string& ns, const std::string& addr, const std::strin
                  "PidFile none\n"
                  "StrictModes no\n"
                  "UsePAM no\n"
-                 "SetEnv SHLVL=1\n"  // keeps the machine's ~/.bashrc out of the commands run
+                 // SHLVL keeps the machine's ~/.bashrc out of the commands run; HOME is
+                 // where the remote user's agent cache goes.
+                 "SetEnv SHLVL=1 HOME=" + RemoteHome() + "\n"
                  "PermitRootLogin prohibit-password\n"
                  "PasswordAuthentication no\n"
                  "KbdInteractiveAuthentication no\n"
@@ -130,6 +134,7 @@ class SshTransportLabTest : public ::testing::Test {
     g_world->dir = tmpl;
     fs::create_directories(g_world->dir);
     fs::create_directories("/run/sshd");  // sshd's privilege separation directory
+    fs::create_directories(RemoteHome());
     ASSERT_EQ(Sh("ssh-keygen -q -t ed25519 -N '' -f " + Dir() + "/host_key"), 0);
     ASSERT_EQ(Sh("ssh-keygen -q -t ed25519 -N '' -f " + ClientKey()), 0);
     ASSERT_EQ(Sh("ssh-keygen -q -t ed25519 -N '' -f " + WrongKey()), 0);
@@ -483,6 +488,67 @@ TEST_F(SshTransportLabTest, SshAgentWhenNoKeyFileIsNamed) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("ssh-agent and default keys, password from $FLS_NO_SUCH_PASSWORD (not set)"),
             std::string::npos) << st.message();
+}
+
+// The agent over SSH: uploaded once (SFTP) into the SSH user's cache, reused by the next
+// session as it is, and replaced when the controller's agent is another build.
+TEST_F(SshTransportLabTest, AgentUploadedOnceReusedAndReplacedByAnotherBuild) {
+  const std::string built = LocalAgentBinary();
+  ASSERT_FALSE(built.empty()) << "no faultline-agent in the build tree";
+  const std::string mine = Dir() + "/agent-under-test";
+  fs::copy_file(built, mine, fs::copy_options::overwrite_existing);
+  fs::permissions(mine, fs::perms(0755));
+  const char* old_env = std::getenv("FAULTLINE_AGENT_BINARY");
+  const std::string saved = old_env ? old_env : "";
+  ::setenv("FAULTLINE_AGENT_BINARY", mine.c_str(), 1);
+  struct Restore {
+    bool had;
+    std::string value;
+    ~Restore() {
+      if (had) {
+        ::setenv("FAULTLINE_AGENT_BINARY", value.c_str(), 1);
+      } else {
+        ::unsetenv("FAULTLINE_AGENT_BINARY");
+      }
+    }
+  } restore{old_env != nullptr, saved};
+
+  const std::string cache = RemoteHome() + "/.cache/faultline";
+  auto cached = [&] {
+    std::vector<std::pair<std::string, ino_t>> out;
+    if (!fs::exists(cache)) return out;
+    for (const auto& e : fs::directory_iterator(cache)) {
+      struct stat st {};
+      ::stat(e.path().c_str(), &st);
+      out.emplace_back(e.path().filename().string(), st.st_ino);
+    }
+    return out;
+  };
+  SshTransport t(Target());
+  const nlohmann::json vars = {{"faultline_agent_state_dir", Dir() + "/agent-state"}};
+  auto start = [&](const std::string& what) {
+    std::unique_ptr<AgentSession> session;
+    Status st = AgentSession::Start(t, vars, &session);
+    EXPECT_TRUE(st.ok()) << what << ": " << st.ToString();
+    if (session) {
+      EXPECT_EQ(session->hello().value("version", ""), "0.1.0") << what;
+    }
+  };
+
+  start("first session");
+  auto first = cached();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].first.rfind("agent-0.1.0-", 0), 0u) << first[0].first;
+
+  start("second session");
+  EXPECT_EQ(cached(), first) << "the agent was uploaded again although the host had it";
+
+  // Another build of the same version (a trailing byte changes the file, not what it does).
+  { std::ofstream(mine, std::ios::app | std::ios::binary) << '\n'; }
+  start("after a new build");
+  auto third = cached();
+  ASSERT_EQ(third.size(), 1u) << "the older build was not removed from the cache";
+  EXPECT_NE(third[0].first, first[0].first) << "the new build was not uploaded";
 }
 
 }  // namespace

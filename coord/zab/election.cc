@@ -62,6 +62,7 @@ void Peer::StartLooking() {
   proposal_ = InitialVote();
   recvset_.clear();
   outofelection_.clear();
+  early_infos_.clear();
   if (config_.IsVoter(config_.id)) recvset_[config_.id] = proposal_;
   finalize_deadline_.reset();
   looking_since_ = now_;
@@ -211,6 +212,8 @@ void Peer::Decide(const Vote& vote) {
   recvset_.clear();
   outofelection_.clear();
   finalize_deadline_.reset();
+  std::map<ServerId, Message> early;
+  early.swap(early_infos_);
   int64_t took_ms = (now_ - looking_since_) * config_.tick_ms;
   counters_.last_election_ms = took_ms;
   decided_at_ = now_;
@@ -218,6 +221,9 @@ void Peer::Decide(const Vote& vote) {
     SetState(ServerState::kLeading);
     Log(Event::Level::kInfo, "LEADING - LEADER ELECTION TOOK - " + std::to_string(took_ms) + " MS");
     StartLeading();
+    for (const auto& [from, info] : early) {
+      if (state_ == ServerState::kLeading) LeaderStep(info);
+    }
   } else {
     leader_ = vote.leader;
     if (config_.IsVoter(config_.id)) {

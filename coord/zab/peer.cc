@@ -170,6 +170,12 @@ void Peer::Step(const Message& msg) {
       return;
     case MsgType::kFollowerInfo:
     case MsgType::kObserverInfo:
+      if (state_ == ServerState::kLeading) {
+        LeaderStep(msg);
+      } else if (state_ == ServerState::kLooking) {
+        early_infos_[msg.from] = msg;
+      }
+      return;
     case MsgType::kAckEpoch:
     case MsgType::kAck:
     case MsgType::kRequest:

@@ -277,6 +277,9 @@ class Peer {
   Vote current_vote_;  // what we answer with while not LOOKING
   std::map<ServerId, Vote> recvset_;
   std::map<ServerId, Vote> outofelection_;
+  // FOLLOWERINFO/OBSERVERINFO that arrived while still LOOKING (the learner decided first,
+  // inside our finalize wait): taken up at once if we then lead, instead of a tickTime later.
+  std::map<ServerId, Message> early_infos_;
   int64_t looking_since_ = 0;
   int64_t last_notification_ = 0;
   int64_t not_timeout_ms_ = 0;

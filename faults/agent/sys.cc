@@ -395,6 +395,10 @@ Status SpawnDetached(const std::vector<std::string>& argv, pid_t* pid) {
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return Status::Unavailable(std::strerror(errno));
   auto cargv = CArgv(argv);
+  // Re-executing ourselves goes through /proc/self/exe: it still names this binary when the
+  // file was replaced or removed (a newer build pruned it from the cache).
+  const char* exec_path = cargv[0];
+  if (!argv.empty() && argv[0] == SelfExe()) exec_path = "/proc/self/exe";
   pid_t child = fork();
   if (child < 0) return Status::Unavailable(std::string("fork: ") + std::strerror(errno));
   if (child == 0) {
@@ -412,7 +416,7 @@ Status SpawnDetached(const std::vector<std::string>& argv, pid_t* pid) {
     CloseFrom(3);
     signal(SIGPIPE, SIG_DFL);
     signal(SIGHUP, SIG_IGN);
-    execv(cargv[0], cargv.data());
+    execv(exec_path, cargv.data());
     _exit(127);
   }
   close(report[1]);

@@ -16,16 +16,21 @@ REFZK = os.path.join(HERE, "refzk.sh")
 PYTHON = "/usr/bin/python3"  # Debian's, where python3-kazoo is installed
 
 
+_handed_out = set()
+
+
 def free_port(lo=21820, hi=21999):
-    """A loopback port in our range nobody listens on (checked by binding it)."""
+    """A loopback port in our range nobody listens on (checked by binding it), never one this
+    process was given before: a port handed out is not bound until its server starts."""
     import random
-    ports = list(range(lo, hi))
-    random.shuffle(ports)
+    ports = [p for p in range(lo, hi) if p not in _handed_out]
+    random.SystemRandom().shuffle(ports)
     for p in ports:
         s = socket.socket()
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", p))
+            _handed_out.add(p)
             return p
         except OSError:
             continue
