@@ -5,12 +5,14 @@ loopback, with the same tickTime, initLimit and syncLimit and fsync on:
   - cold start: all three started at once until one leader accepts a write;
   - leader SIGKILL until a new leader accepts a write;
   - leader SIGSTOP until a new leader accepts a write (the frozen one is continued after);
+  - with --netns (root): each server in its own network namespace, and the leader isolated
+    from the others by iptables until a new leader accepts a write;
   - write throughput: 16 clients creating znodes (each keeps 8 creates in flight), for 5 s;
   - resident memory per server, idle after the trials.
 
 Each timing is the median of N trials (default 10); the last column is quorumd / ZooKeeper.
 
-usage: ensemble_bench.py [--quorumd PATH] [--trials N]
+usage: ensemble_bench.py [--quorumd PATH] [--trials N] [--netns]
 """
 import os
 import signal
@@ -78,11 +80,13 @@ def throughput(ens, clients=16, seconds=5.0, depth=8):
     return n / took
 
 
-def bench(kind, qbin, trials):
+def bench(kind, qbin, trials, net=None):
     out = {"cold start to a write (s)": [], "leader SIGKILL to a write (s)": [],
            "leader SIGSTOP to a write (s)": []}
+    if net:
+        out["leader isolated to a write (s)"] = []
     for _ in range(trials):
-        with ensemble.Ensemble(kind, qbin) as ens:
+        with ensemble.Ensemble(kind, qbin, net=net) as ens:
             t0 = time.time()
             out["cold start to a write (s)"].append(first_write(ens, (), t0))
             old = ens.leader()
@@ -98,8 +102,18 @@ def bench(kind, qbin, trials):
             out["leader SIGSTOP to a write (s)"].append(first_write(ens, (old,), t0))
             m.proc.send_signal(signal.SIGCONT)
             m.stopped = False
+            if net:
+                ens.leader()
+                old = ens.leader()
+                others = [x.sid for x in ens.members if x.sid != old]
+                t0 = time.time()
+                net.isolate(old, others)
+                try:
+                    out["leader isolated to a write (s)"].append(first_write(ens, (old,), t0))
+                finally:
+                    net.heal(old, others)
     res = {k: statistics.median(v) for k, v in out.items()}
-    with ensemble.Ensemble(kind, qbin) as ens:
+    with ensemble.Ensemble(kind, qbin, net=net) as ens:
         ens.leader()
         res["writes/s, 16 clients"] = throughput(ens)
         time.sleep(2.0)
@@ -110,9 +124,20 @@ def bench(kind, qbin, trials):
 def main():
     qbin = servers.quorumd_bin_from_args(sys.argv)
     trials = int(sys.argv[sys.argv.index("--trials") + 1]) if "--trials" in sys.argv else 10
-    results = {kind: bench(kind, qbin, trials) for kind in ("quorumd", "zookeeper")}
-    print("ensemble of 3 on loopback, tickTime=%d initLimit=10 syncLimit=4, fsync on, %d trials (medians)"
-          % (ensemble.TICK, trials))
+    netns = "--netns" in sys.argv
+    if netns and os.geteuid() != 0:
+        print("--netns needs root (network namespaces, a bridge, iptables)")
+        return 2
+    results = {}
+    for kind in ("quorumd", "zookeeper"):
+        net = ensemble.Namespaces(3) if netns else None
+        try:
+            results[kind] = bench(kind, qbin, trials, net)
+        finally:
+            if net:
+                net.close()
+    print("ensemble of 3 %s, tickTime=%d initLimit=10 syncLimit=4, fsync on, %d trials (medians)"
+          % ("in network namespaces on a bridge" if netns else "on loopback", ensemble.TICK, trials))
     print("%-36s %12s %12s %10s" % ("", "quorumd", "zookeeper", "ratio"))
     for k in results["quorumd"]:
         q, z = results["quorumd"][k], results["zookeeper"][k]

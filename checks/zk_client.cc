@@ -136,6 +136,13 @@ long long ZkClient::session_id() const {
   return id ? id->client_id : 0;
 }
 
+std::string ZkClient::current_server() const {
+  zhandle_t* zh = handle();
+  if (!zh) return "";
+  const char* s = zoo_get_current_server(zh);  // the client's own buffer: copied at once
+  return s ? std::string(s) : std::string();
+}
+
 int ZkClient::negotiated_timeout_ms() const {
   zhandle_t* zh = handle();
   return zh ? zoo_recv_timeout(zh) : 0;

@@ -68,6 +68,8 @@ class ZkClient {
 
   ZkSessionState state() const;
   long long session_id() const;
+  // "host:port" of the server the session is on (or connecting to); "" without a handle.
+  std::string current_server() const;
   // The negotiated session timeout (what the server granted).
   int negotiated_timeout_ms() const;
 

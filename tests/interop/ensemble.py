@@ -12,6 +12,8 @@ through the same scenario with kazoo clients writing throughout:
     to another server when its own is killed, and keeps its ephemeral;
   - a follower stopped while 1,500 writes land, then restarted: it catches up and the leader's
     mntr counts it as a synced follower again (runbook F1's check);
+  - a follower restarted with a stale zoo.cfg (the other follower at an address it no longer
+    has) never leads or serves and disturbs nobody; with the right config it rejoins;
   - a majority stopped: the last server stops serving (srvr says so) and writes fail;
   - at the end every acknowledged write is present on every server (a set check);
   - (quorumd only, as root) every dataDir on a small tmpfs that is then filled: writes fail
@@ -20,7 +22,10 @@ through the same scenario with kazoo clients writing throughout:
 
 Both servers must pass every check; the failover times of each are printed side by side.
 
-usage: ensemble.py [--quorumd PATH] [--only quorumd|zookeeper]
+With --netns (root) each server runs in its own network namespace on a bridge, and the
+scenario adds the leader isolated by iptables and healed.
+
+usage: ensemble.py [--quorumd PATH] [--only quorumd|zookeeper] [--netns]
 """
 import logging
 import os
@@ -46,10 +51,71 @@ CFG = ["tickTime=%d" % TICK, "initLimit=10", "syncLimit=4", "4lw.commands.whitel
        "snapCount=400"]  # snapshots and log compaction happen during the scenario
 
 
+class Namespaces:
+    """One network namespace per server (fle-1..) on a bridge of their own (fle-br,
+    10.78.0.0/24), reached from here at 10.78.0.1; all of it removed on close, also after a
+    failure. Isolation is iptables in the isolated server's own namespace."""
+
+    BRIDGE = "fle-br"
+
+    def __init__(self, n):
+        self.n = n
+        self.close()  # the remains of a run that was killed
+        sh = ["ip link add %s type bridge" % self.BRIDGE, "ip addr add 10.78.0.1/24 dev %s" % self.BRIDGE,
+              "ip link set %s up" % self.BRIDGE]
+        for i in range(1, n + 1):
+            sh += ["ip netns add fle-%d" % i,
+                   "ip link add fle-v%d type veth peer name eth0 netns fle-%d" % (i, i),
+                   "ip link set fle-v%d master %s up" % (i, self.BRIDGE),
+                   "ip -n fle-%d addr add %s/24 dev eth0" % (i, self.address(i)),
+                   "ip -n fle-%d link set eth0 up" % i,
+                   "ip -n fle-%d link set lo up" % i]
+        try:
+            for c in sh:
+                subprocess.run(c.split(), check=True, capture_output=True)
+        except subprocess.CalledProcessError as e:
+            self.close()
+            raise RuntimeError("cannot build the namespaces: %s: %s" % (" ".join(e.cmd), e.stderr.decode()))
+
+    @staticmethod
+    def address(sid):
+        return "10.78.0.%d" % (10 + sid)
+
+    def prefix(self, sid):
+        return ["ip", "netns", "exec", "fle-%d" % sid]
+
+    def _rules(self, sid, others, verb):
+        for o in others:
+            a = self.address(o)
+            subprocess.run(self.prefix(sid) + ["iptables", verb, "INPUT", "-s", a, "-j", "DROP"], check=True)
+            subprocess.run(self.prefix(sid) + ["iptables", verb, "OUTPUT", "-d", a, "-j", "DROP"], check=True)
+
+    def isolate(self, sid, others):
+        self._rules(sid, others, "-I")
+
+    def heal(self, sid, others):
+        self._rules(sid, others, "-D")
+
+    def close(self):
+        for i in range(1, self.n + 1):
+            ns = "fle-%d" % i
+            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+            for pid in pids:  # only the servers this run started live in these namespaces
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            subprocess.run(["ip", "link", "del", "fle-v%d" % i], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.BRIDGE], capture_output=True)
+
+
 class Member:
-    def __init__(self, kind, sid, quorumd_bin, base):
+    def __init__(self, kind, sid, quorumd_bin, base, net=None):
         self.kind = kind
         self.sid = sid
+        self.net = net
+        self.address = net.address(sid) if net else "127.0.0.1"
         self.quorumd_bin = quorumd_bin
         self.dir = os.path.join(base, "s%d" % sid)
         self.data = os.path.join(self.dir, "data")
@@ -63,20 +129,22 @@ class Member:
 
     def start(self, server_lines):
         extra = CFG + server_lines
+        prefix = self.net.prefix(self.sid) if self.net else []
         if self.kind == "zookeeper":
             env = dict(os.environ, REFZK_MAIN="org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            self.proc = subprocess.Popen([servers.REFZK, self.dir, str(self.port)] + extra + ["dataDir=" + self.data],
+            self.proc = subprocess.Popen(prefix + [servers.REFZK, self.dir, str(self.port)] + extra +
+                                         ["dataDir=" + self.data, "clientPortAddress=" + self.address],
                                          env=env, stdout=open(os.path.join(self.dir, "stdout"), "a"),
                                          stderr=subprocess.STDOUT)
         else:
             cfg = os.path.join(self.dir, "zoo.cfg")
             with open(cfg, "w") as f:
-                f.write("dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
-                        % (self.data, self.port))
+                f.write("dataDir=%s\nclientPort=%d\nclientPortAddress=%s\nadmin.enableServer=false\n"
+                        % (self.data, self.port, self.address))
                 for line in extra:
                     f.write(line + "\n")
             env = dict(os.environ, QUORUMD_LOG_FILE=self.log_path)
-            self.proc = subprocess.Popen([self.quorumd_bin, cfg], env=env, stdout=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(prefix + [self.quorumd_bin, cfg], env=env, stdout=subprocess.DEVNULL,
                                          stderr=open(os.path.join(self.dir, "stderr"), "a"))
         self.stopped = False
 
@@ -89,7 +157,7 @@ class Member:
 
     def mode(self):
         try:
-            out = servers.four_letter(self.port, "srvr", 1.0)
+            out = servers.four_letter(self.port, "srvr", 1.0, self.address)
         except OSError:
             return "down"
         if "not currently serving" in out:
@@ -101,21 +169,35 @@ class Member:
 
     @property
     def hosts(self):
-        return "127.0.0.1:%d" % self.port
+        return "%s:%d" % (self.address, self.port)
 
     def log(self):
         return servers.read_log(self.log_path)
 
 
 class Ensemble:
-    def __init__(self, kind, quorumd_bin, n=3):
+    def __init__(self, kind, quorumd_bin, n=3, net=None):
         self.kind = kind
+        self.net = net
         self.base = tempfile.mkdtemp(prefix="flq-ens-%s-" % kind, dir="/tmp")
-        self.members = [Member(kind, i + 1, quorumd_bin, self.base) for i in range(n)]
+        self.members = [Member(kind, i + 1, quorumd_bin, self.base, net) for i in range(n)]
         self.lines = []
         for m in self.members:
-            self.lines.append("server.%d=127.0.0.1:%d:%d" % (m.sid, servers.free_port(22000, 22499),
-                                                             servers.free_port(22500, 22999)))
+            self.lines.append("server.%d=%s:%d:%d" % (m.sid, m.address, servers.free_port(22000, 22499),
+                                                      servers.free_port(22500, 22999)))
+
+    def stale_lines(self, sid):
+        """The server lines as a stale zoo.cfg on one host has them: server `sid` at an address
+        it no longer has (nobody answers there in namespaces; a closed port on loopback)."""
+        out = []
+        for line in self.lines:
+            if line.startswith("server.%d=" % sid):
+                addr = "10.78.0.250" if self.net else "127.0.0.1"
+                out.append("server.%d=%s:%d:%d" % (sid, addr, servers.free_port(23000, 23499),
+                                                   servers.free_port(23500, 23999)))
+            else:
+                out.append(line)
+        return out
 
     def __enter__(self):
         for m in self.members:
@@ -161,7 +243,7 @@ class Ensemble:
 
 def mntr(member):
     try:
-        out = servers.four_letter(member.port, "mntr", 1.0)
+        out = servers.four_letter(member.port, "mntr", 1.0, member.address)
     except OSError:
         return {}
     return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
@@ -223,9 +305,9 @@ def time_to_write(ens, exclude, t0, timeout=60.0):
     raise AssertionError("%s: no leader accepting writes %.0fs after the fault: %s" % (ens.kind, timeout, ens.modes()))
 
 
-def scenario(kind, quorumd_bin):
+def scenario(kind, quorumd_bin, net=None):
     figures = {}
-    with Ensemble(kind, quorumd_bin) as ens:
+    with Ensemble(kind, quorumd_bin, net=net) as ens:
         t0 = time.time()
         leader = ens.leader()
         figures["cold start to leader (s)"] = time.time() - t0
@@ -319,6 +401,63 @@ def scenario(kind, quorumd_bin):
         m.stopped = False
         ens.leader()
         assert ens.member(old).mode() == "follower", (kind, "the frozen leader did not rejoin as follower", ens.modes())
+
+        if ens.net:
+            # The leader cut off from the other servers by iptables in its namespace, then healed.
+            old = ens.leader()
+            others = [x.sid for x in ens.members if x.sid != old]
+            t0 = time.time()
+            ens.net.isolate(old, others)
+            try:
+                new = ens.leader(timeout=60, exclude=(old,))
+                figures["leader isolated to new leader (s)"] = time.time() - t0
+                assert new != old, (kind, "the isolated leader still counts as the leader")
+                end = time.time() + 30
+                while time.time() < end and ens.member(old).mode() != "not serving":
+                    time.sleep(0.05)
+                assert ens.member(old).mode() == "not serving", (
+                    kind, "the isolated leader still serves", ens.member(old).mode())
+            finally:
+                ens.net.heal(old, others)
+            t0 = time.time()
+            end = time.time() + 60
+            while time.time() < end and ens.member(old).mode() != "follower":
+                time.sleep(0.05)
+            assert ens.member(old).mode() == "follower", (kind, "the healed leader did not rejoin", ens.modes())
+            figures["healed leader to following (s)"] = time.time() - t0
+
+        # A follower restarted with a stale zoo.cfg that lists the other follower at an address
+        # it no longer has. It hears only the leader, which is not a quorum of its own list, so
+        # (as on ZooKeeper, whose connection rules give it nothing more) it stays out, not
+        # serving; it must never lead or serve, and the leader and its follower carry on.
+        # Restarted with the right config, it rejoins.
+        leader = ens.leader()
+        stale, other = sorted(x.sid for x in ens.members if x.sid != leader)
+        f = ens.member(stale)
+        f.kill(signal.SIGTERM)
+        f.start(ens.stale_lines(other))
+        seen = set()
+        end = time.time() + 10
+        while time.time() < end:
+            seen.add(f.mode())
+            time.sleep(0.1)
+        assert "leader" not in seen, (kind, "a follower with a stale config led", seen)
+        assert ens.leader(timeout=5, exclude=(stale,)) == leader, (
+            kind, "a follower with a stale config moved the leadership", ens.modes())
+        assert ens.member(other).mode() == "follower", (kind, "the other follower was disturbed", ens.modes())
+        figures["stale-config follower rejoined"] = "yes" if f.mode() == "follower" else "no (" + f.mode() + ")"
+        zk = client(ens.member(leader).hosts)
+        zk.create("/during-stale", b"ok")
+        zk.stop()
+        zk.close()
+        f.kill(signal.SIGTERM)
+        t0 = time.time()
+        f.start(ens.lines)
+        end = time.time() + 60
+        while time.time() < end and f.mode() != "follower":
+            time.sleep(0.05)
+        assert f.mode() == "follower", (kind, "the follower did not rejoin with the right config", ens.modes())
+        figures["right-config restart to following (s)"] = time.time() - t0
 
         time.sleep(1.0)
         writer.finish()
@@ -431,11 +570,22 @@ def main():
     kinds = ["quorumd", "zookeeper"]
     if "--only" in sys.argv:
         kinds = [sys.argv[sys.argv.index("--only") + 1]]
+    netns = "--netns" in sys.argv
+    if netns and os.geteuid() != 0:
+        print("--netns needs root (it makes network namespaces, a bridge and iptables rules)")
+        return 2
     results = {}
     failed = False
     for kind in kinds:
         try:
-            results[kind] = scenario(kind, qbin)
+            if netns:
+                net = Namespaces(3)
+                try:
+                    results[kind] = scenario(kind, qbin, net)
+                finally:
+                    net.close()
+            else:
+                results[kind] = scenario(kind, qbin)
             if kind == "quorumd" and os.geteuid() == 0:
                 results[kind].update(full_disk(qbin))
             print("%s: every check passed" % kind)
