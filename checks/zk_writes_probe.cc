@@ -164,13 +164,16 @@ class ZkWritesProbe : public Probe {
     Status why;
     ZkClient* zk = writer_.Reader(milliseconds(3000), &why);
     if (!zk) return;
-    std::vector<std::string> names;
-    if (zk->Children(parent_, &names) != ZkError::kOk) return;
-    for (const auto& n : names) {
-      if (Clock::now() > until) return;
-      zk->Delete(parent_ + "/" + n);
+    // A write still in flight may land after the listing: list and delete until the parent
+    // itself goes.
+    while (Clock::now() < until) {
+      std::vector<std::string> names;
+      ZkError e = zk->Children(parent_, &names);
+      if (e == ZkError::kNoNode) break;
+      if (e != ZkError::kOk) return;
+      for (const auto& n : names) zk->Delete(parent_ + "/" + n);
+      if (zk->Delete(parent_) == ZkError::kOk) break;
     }
-    zk->Delete(parent_);
     if (root_ours_) zk->Delete(root_);  // fails, as it should, while another run's writes are there
   }
 

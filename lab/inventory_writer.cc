@@ -75,7 +75,9 @@ Status WriteLabInventory(const json& state, const std::string& state_dir, const 
     processes["sshd"] = {{"pidfile", dir + "/run/sshd.pid"}};
     for (const auto& s : h["services"]) {
       const std::string name = s["name"];
-      processes[name] = {{"pidfile", dir + "/run/" + name + ".pid"}};
+      // Found by its pidfile; its service of the same name starts it again when a
+      // process.kill is reverted.
+      processes[name] = {{"pidfile", dir + "/run/" + name + ".pid"}, {"service", name}};
       auto cmd = [&](const char* verb) { return json::array({supervisor, "--socket", sock, verb, name}); };
       services[name] = {{"start", cmd("start")}, {"stop", cmd("stop")}, {"status", cmd("status")}};
       logs[name] = dir + "/logs/" + name + ".log";

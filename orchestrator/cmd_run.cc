@@ -53,6 +53,7 @@ int CmdRun(const RunOptions& options) {
   settings.sample_every = std::chrono::milliseconds(options.sample_ms);
   settings.interrupt = InstallInterruptHandlers();
   settings.progress = progress.get();
+  settings.report_dir = options.report_dir;
 
   std::vector<Journal> journals;
   int code = kExitOk;

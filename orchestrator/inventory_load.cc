@@ -308,7 +308,9 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
       const std::string where = "faultline_processes." + name;
       if (!spec.is_object())
         return where + ": expected a mapping with one of match, pidfile or service";
-      int ways = 0;
+      // The process is found by match or pidfile, or else through its service; a service
+      // beside match or pidfile is the one that starts it again after a process.kill.
+      int finders = 0;
       for (auto& [k, val] : spec.items()) {
         if (std::find(kWays.begin(), kWays.end(), k) == kWays.end()) {
           return where + ": " + UnknownNameMessage("key", k, "", kWays);
@@ -316,11 +318,14 @@ std::string NormaliseVar(const std::string& key, nlohmann::json* v) {
         if (val.is_number()) val = val.dump();
         if (!val.is_string() || val.get<std::string>().empty())
           return where + "." + k + ": expected a non-empty string";
-        ++ways;
+        if (k != "service") ++finders;
       }
-      if (ways != 1) {
-        return where + ": expected exactly one of match, pidfile or service, got " +
-               (ways == 0 ? std::string("none") : std::to_string(ways));
+      if (finders > 1) {
+        return where + ": expected one of match or pidfile (with an optional service), or a service alone, got " +
+               std::to_string(finders) + " ways to find it";
+      }
+      if (finders == 0 && !spec.contains("service")) {
+        return where + ": expected one of match, pidfile or service, got none";
       }
       if (spec.contains("pidfile") && spec["pidfile"].get<std::string>()[0] != '/') {
         return where + ".pidfile: expected an absolute path, got '" +

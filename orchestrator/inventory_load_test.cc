@@ -309,8 +309,8 @@ TEST(InventoryErrors, MalformedInventoriesSayWhereAndWhat) {
        "pidfile, service"},
       {"process with two ways",
        "[zk]\nzk1\n[zk:vars]\nfaultline_processes={zk: {match: x, pidfile: /p}}\n", "i.ini",
-       "i.ini:4:21: faultline_processes.zk: expected exactly one of match, pidfile or service, got "
-       "2"},
+       "i.ini:4:21: faultline_processes.zk: expected one of match or pidfile (with an optional service), or a "
+       "service alone, got 2 ways to find it"},
       {"relative pidfile",
        "all:\n  vars:\n    faultline_processes:\n      zk: {pidfile: run/zk.pid}\n", "i.yml",
        "i.yml:4:7: faultline_processes.zk.pidfile: expected an absolute path, got 'run/zk.pid'"},

@@ -1,6 +1,7 @@
 // faultline: chaos drills for ZooKeeper-coordinated clusters.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 
 #include "orchestrator/commands.h"
@@ -8,6 +9,10 @@
 
 int main(int argc, char** argv) {
   using namespace faultline;
+  // A console that goes away (a closed pipe, a Jenkins agent that lost its log stream) must
+  // not kill a run between an injection and its revert, or a demo before its lab is down:
+  // writes to it fail quietly instead.
+  std::signal(SIGPIPE, SIG_IGN);
   RegisterEverything();
 
   CLI::App app{

@@ -18,6 +18,7 @@
 #include "checks/probe.h"
 #include "faults/fault.h"
 #include "orchestrator/commands.h"
+#include "orchestrator/diagnostics.h"
 #include "orchestrator/drill_parser.h"
 #include "orchestrator/expect.h"
 #include "orchestrator/host_vars.h"
@@ -270,6 +271,12 @@ class DrillRun {
     FAULTLINE_RETURN_IF_ERROR(AwaitSteadyState());
 
     BeginPhase("faults");
+    if (!settings_.report_dir.empty()) {
+      diagnostics_ = std::make_unique<Diagnostics>(
+          inventory_, std::vector<std::string>(hosts_.begin(), hosts_.end()), settings_.report_dir, drill_.name,
+          run_id_, [this](const std::string& host) { return context_->TransportFor(host); });
+      diagnostics_->Begin();
+    }
     FAULTLINE_RETURN_IF_ERROR(FaultPhase());
 
     BeginPhase("recovery");
@@ -779,6 +786,7 @@ class DrillRun {
       sampler_->Stop();
       sampler_->Export(&journal_->samples, &journal_->roles);
     }
+    if (diagnostics_) diagnostics_->End(journal_);
     if (!journal_->phases.empty() && journal_->phases.back().end_ms == 0) journal_->phases.back().end_ms = drill_end_ms_;
     if (!status.ok()) Note(status.ToString());
 
@@ -851,6 +859,7 @@ class DrillRun {
   std::map<std::string, std::unique_ptr<FaultDriver>> drivers_;
   std::vector<FaultState> faults_;
   std::set<std::string> hosts_;
+  std::unique_ptr<Diagnostics> diagnostics_;
   std::string first_fault_;
   double t0_ = 0;
   double phase_end_ms_ = 0;

@@ -39,6 +39,10 @@ struct RunSettings {
   // verdicts are judged on what was seen, and RunDrill returns kCancelled.
   const std::atomic<int>* interrupt = nullptr;
   Progress* progress = nullptr;   // may be null
+  // When set, diagnostics from the fault window (captures on the coordination ports, the
+  // hosts' logs, the election timeline) are written under <report_dir>/diagnostics/ and
+  // attached to the journal (orchestrator/diagnostics.h).
+  std::string report_dir;
 };
 
 // Runs the drill and fills `journal` (always, also on failure: exit_code says how it

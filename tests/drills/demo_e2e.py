@@ -34,6 +34,35 @@ def snapshot():
     }
 
 
+def diagnostics_problems(name, journal, report):
+    """Every drill brings a capture on the coordination ports of each ZooKeeper server and
+    the logs of its window, all on disk beside the report and linked from the HTML page;
+    the drills that make the ensemble elect bring the election timeline."""
+    problems = []
+    att = journal.get("attachments", {})
+    html = open(os.path.join(report, "report.html")).read() if os.path.exists(os.path.join(report, "report.html")) else ""
+    captures = [k for k in att if k.endswith(" capture")]
+    if not captures:
+        problems.append("%s: no packet capture attached (notes: %s)" % (name, journal.get("notes")))
+    if not any(k.endswith(" zookeeper log") for k in att):
+        problems.append("%s: no ZooKeeper server log attached" % name)
+    for key, rel in att.items():
+        path = os.path.join(report, rel)
+        if not os.path.isfile(path):
+            problems.append("%s: attachment %s missing at %s" % (name, key, path))
+            continue
+        if key.endswith(" capture"):
+            with open(path, "rb") as f:
+                if f.read(4) not in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
+                    problems.append("%s: %s is not a pcap file" % (name, path))
+        if html and rel not in html:
+            problems.append("%s: the HTML report does not link %s" % (name, rel))
+    elects = name.startswith("split-") or name in ("leader-isolation", "one-way-partition", "F2")
+    if elects and "election timeline" not in att:
+        problems.append("%s: no election timeline (the ensemble elected during the drill)" % name)
+    return problems
+
+
 def main():
     if len(sys.argv) < 4 or sys.argv[2] != "--coord":
         print(__doc__)
@@ -83,6 +112,7 @@ def main():
             problems.append("%s: the journal lists faults left behind: %s" % (name, journal["leftovers"]))
         if journal.get("exit_code") != 0:
             problems.append("%s: the journal's exit code is %s" % (name, journal.get("exit_code")))
+        problems += diagnostics_problems(name, journal, report)
     if not os.path.exists(os.path.join(report, "report.html")):
         problems.append("no HTML report")
 
