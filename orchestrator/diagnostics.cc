@@ -211,12 +211,20 @@ void Diagnostics::End(Journal* journal) {
   std::stable_sort(all.begin(), all.end(), [](const ElectionEvent& a, const ElectionEvent& b) { return a.time < b.time; });
   if (all.empty()) return;
   std::string text = "# time (as logged)          host   role       election took\n";
-  for (const auto& e : all) {
+  constexpr size_t kMaxNotes = 24;  // a server that re-elects in a loop must not drown the notes
+  for (size_t k = 0; k < all.size(); ++k) {
+    const auto& e = all[k];
     char line[256];
     snprintf(line, sizeof line, "%-28s %-6s %-10s %lld ms\n", e.time.c_str(), e.host.c_str(), e.role.c_str(), e.took_ms);
     text += line;
-    journal->notes.push_back("election: " + e.time + " " + e.host + " " + e.role + " after " +
-                             std::to_string(e.took_ms) + " ms");
+    if (k < kMaxNotes) {
+      journal->notes.push_back("election: " + e.time + " " + e.host + " " + e.role + " after " +
+                               std::to_string(e.took_ms) + " ms");
+    }
+  }
+  if (all.size() > kMaxNotes) {
+    journal->notes.push_back("election: " + std::to_string(all.size() - kMaxNotes) +
+                             " more in the election timeline (" + std::to_string(all.size()) + " in all)");
   }
   const std::string rel = "diagnostics/" + Safe(drill_) + "/elections.txt";
   if (WriteFile(report_dir_ + "/" + rel, text)) journal->attachments["election timeline"] = rel;

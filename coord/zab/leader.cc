@@ -71,10 +71,13 @@ void Peer::LeaderStep(const Message& msg) {
       DecideEpochIfQuorum();
       return;
     }
-    if (h.accepted_epoch > epoch_ || (h.accepted_epoch == epoch_ && h.accepted_leader != config_.id)) {
+    if (h.accepted_epoch > epoch_) {
       Log(Event::Level::kWarn, "Learner sid: " + std::to_string(h.sid) + " has accepted epoch 0x" +
                                    Hex(h.accepted_epoch) + ", ours is 0x" + Hex(epoch_) +
                                    "; it will not follow this leader");
+    } else if (h.accepted_epoch == epoch_ && h.accepted_leader != config_.id) {
+      Log(Event::Level::kInfo, "Learner sid: " + std::to_string(h.sid) + " accepted epoch 0x" + Hex(epoch_) +
+                                   " from another leader; it syncs without a vote for it");
     }
     Message info;
     info.type = MsgType::kLeaderInfo;
@@ -92,13 +95,15 @@ void Peer::LeaderStep(const Message& msg) {
   switch (msg.type) {
     case MsgType::kAckEpoch: {
       if (!h.leaderinfo_sent || h.epoch_acked) return;
-      if (msg.epoch > hs_.current_epoch || (msg.epoch == hs_.current_epoch && msg.zxid > LastZxid())) {
+      const bool vote = msg.epoch != kNoEpochVote;
+      if (vote && (msg.epoch > hs_.current_epoch || (msg.epoch == hs_.current_epoch && msg.zxid > LastZxid()))) {
         StepDown("Follower is ahead of the leader, leader summary: " + std::to_string(hs_.current_epoch) +
                  " (current epoch), " + ZxidHex(LastZxid()) + " (last zxid)");
         return;
       }
       h.epoch_acked = true;
-      h.current_epoch = msg.epoch;
+      h.epoch_vote = vote;
+      h.current_epoch = vote ? msg.epoch : 0;
       h.last_zxid = msg.zxid;
       if (leader_phase_ == LeaderPhase::kEpochAck) {
         EstablishEpochIfQuorum();
@@ -184,7 +189,7 @@ void Peer::EstablishEpochIfQuorum() {
   if (leader_phase_ != LeaderPhase::kEpochAck) return;
   size_t acks = durable_hs_.accepted_epoch == epoch_ && durable_hs_.accepted_leader == config_.id ? 1 : 0;
   for (const auto& [sid, h] : learners_) {
-    if (!h.observer && h.epoch_acked) ++acks;
+    if (!h.observer && h.epoch_acked && h.epoch_vote) ++acks;
   }
   if (acks < config_.Quorum()) return;
   HardState hs = hs_;

@@ -96,12 +96,22 @@ void Peer::LearnerProcess(const Message& msg) {
   switch (msg.type) {
     case MsgType::kLeaderInfo: {
       if (learner_phase_ != LearnerPhase::kInfo) return;
+      bool vote = true;
       if (msg.epoch > hs_.accepted_epoch) {
         HardState hs = hs_;
         hs.accepted_epoch = msg.epoch;
         hs.accepted_leader = leader_;
         PersistHardState(hs);
-      } else if (msg.epoch != hs_.accepted_epoch || hs_.accepted_leader != leader_) {
+      } else if (msg.epoch == hs_.accepted_epoch && hs_.accepted_leader != leader_) {
+        // This epoch number was acknowledged for another leader (one that never got its
+        // quorum): no second vote for it, but this leader, established by others, may still
+        // bring us in line. Failing here instead would re-elect the same leader at once,
+        // for ever.
+        vote = false;
+        Log(Event::Level::kInfo, "Epoch 0x" + Hex(msg.epoch) + " was accepted from leader " +
+                                     std::to_string(hs_.accepted_leader) + "; syncing with leader " +
+                                     std::to_string(leader_) + " without a vote for it");
+      } else if (msg.epoch != hs_.accepted_epoch) {
         LearnerFail("Leaders epoch, " + std::to_string(msg.epoch) + ", is less than accepted epoch, " +
                     std::to_string(hs_.accepted_epoch));
         return;
@@ -110,7 +120,7 @@ void Peer::LearnerProcess(const Message& msg) {
       learner_phase_ = LearnerPhase::kEpochAcked;
       Message ack;
       ack.type = MsgType::kAckEpoch;
-      ack.epoch = hs_.current_epoch;
+      ack.epoch = vote ? hs_.current_epoch : kNoEpochVote;
       ack.zxid = LastZxid();
       SendToLeader(std::move(ack), true);
       return;

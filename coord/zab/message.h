@@ -60,6 +60,10 @@ struct Vote {
   }
 };
 
+// ACKEPOCH's epoch from a learner that already acknowledged this epoch number for another
+// leader: it cannot vote for the epoch again, but it syncs with this leader (ZooKeeper's -1).
+inline constexpr uint32_t kNoEpochVote = 0xffffffffu;
+
 struct Message {
   MsgType type = MsgType::kPing;
   ServerId from = 0;

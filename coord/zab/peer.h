@@ -183,6 +183,7 @@ class Peer {
     ServerId accepted_leader = 0;
     bool leaderinfo_sent = false;
     bool epoch_acked = false;
+    bool epoch_vote = false;  // its ACKEPOCH counts toward establishing the epoch
     bool newleader_sent = false;
     bool newleader_acked = false;
     bool uptodate_sent = false;

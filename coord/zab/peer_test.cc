@@ -27,8 +27,12 @@ class Harness : public SnapshotSource {
       c.max_notification_interval_ms = 800;
       EXPECT_TRUE(c.Validate().ok()) << c.Validate().ToString();
       peers_[c.id] = std::make_unique<Peer>(c, DurableState{}, this);
+      configs_[c.id] = c;
     }
   }
+
+  // The server starts over from `ds`, as after a restart with that on its disk.
+  void Replace(ServerId id, DurableState ds) { peers_[id] = std::make_unique<Peer>(configs_.at(id), std::move(ds), this); }
 
   SnapshotData TakeSnapshot() override { return {}; }
 
@@ -93,6 +97,7 @@ class Harness : public SnapshotSource {
  private:
   bool auto_persist_;
   std::map<ServerId, std::unique_ptr<Peer>> peers_;
+  std::map<ServerId, PeerConfig> configs_;
 };
 
 bool HasEvent(const std::vector<std::string>& events, const std::string& prefix) {
@@ -144,6 +149,33 @@ TEST(Election, HighestIdWinsAmongEqualsAndServes) {
   EXPECT_EQ(leader.last_election_ms, 100);  // finalizeWait: 2 ticks of 50 ms
   EXPECT_EQ(h.peer(1).Describe().peer_state, "following - broadcast");
   EXPECT_GE(h.peer(1).Describe().last_sync_ms, 0);
+}
+
+// A server that acknowledged an epoch number for a leader that never got its quorum meets
+// the leader that did get one, with the same epoch number: it cannot vote for that epoch
+// again, but it follows and syncs (ZooKeeper's ACKEPOCH of -1) instead of failing, which
+// would elect the same leader at once and fail again, for ever.
+TEST(Election, ALearnerThatAcceptedTheEpochFromAnotherLeaderSyncsWithoutAVote) {
+  Harness h(3);
+  h.down_.insert(1);
+  h.Elect();
+  ASSERT_EQ(h.peer(3).Describe().state, ServerState::kLeading);
+  ASSERT_EQ(h.peer(3).Describe().epoch, 1u);
+  DurableState ds;
+  ds.hard_state.accepted_epoch = 1;
+  ds.hard_state.accepted_leader = 2;
+  h.Replace(1, ds);
+  h.down_.erase(1);
+  h.Tick(20);
+  EXPECT_EQ(h.peer(1).Describe().state, ServerState::kFollowing);
+  EXPECT_TRUE(h.peer(1).Describe().serving);
+  EXPECT_TRUE(HasEvent(h.events_[1], "Epoch 0x1 was accepted from leader 2; syncing with leader 3")) << h.events_[1].size();
+  EXPECT_FALSE(HasEvent(h.events_[1], "Exception when following the leader"));
+  EXPECT_EQ(h.peer(3).Describe().synced_followers, 2u);
+  ASSERT_TRUE(h.peer(3).Propose("after").ok());
+  h.Deliver();
+  ASSERT_FALSE(h.commits_[1].empty());
+  EXPECT_EQ(h.commits_[1].back().payload, "after");
 }
 
 TEST(Election, AnEnsembleOfOneLeadsItselfAndCommits) {
