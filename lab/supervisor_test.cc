@@ -43,7 +43,8 @@ class SupervisorTest : public ::testing::Test {
     d.log_file = dir_ + "/logs/supervisor.log";
     ASSERT_TRUE(SpawnDaemon(d, &pid_).ok());
     start_ = ProcessStartTime(pid_);
-    for (int i = 0; i < 200 && !fs::exists(dir_ + "/run/sleeper.pid"); ++i) std::this_thread::sleep_for(10ms);
+    // A loaded machine (CI builds beside it) may take seconds to start a process.
+    for (int i = 0; i < 1000 && !fs::exists(dir_ + "/run/sleeper.pid"); ++i) std::this_thread::sleep_for(10ms);
   }
   void TearDown() override {
     EndProcess(pid_, start_, 5s);
