@@ -771,15 +771,16 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
           data_watches_[path].insert(c->id);
           c->data_watches.insert(path);
         }
-        w.Buffer(node->data);
+        w.Buffer(node->data());
         WriteStat(w, VisibleStat(*node));
       } else {
         if (watch) {
           child_watches_[path].insert(c->id);
           c->child_watches.insert(path);
         }
-        w.Int(static_cast<int32_t>(node->children.size()));
-        for (const auto& child : node->children) w.String(child);
+        std::vector<std::string_view> children = node->children();
+        w.Int(static_cast<int32_t>(children.size()));
+        for (std::string_view child : children) w.String(child);
         if (type == op::kGetChildren2) WriteStat(w, VisibleStat(*node));
       }
       return reply(err::kOk);
@@ -844,16 +845,14 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
       const Node* node = tree_.Find(path);
       if (!node) return reply(err::kNoNode);
       int32_t count = 0;
-      std::vector<std::string> stack = {path};
+      std::vector<const Node*> stack = {node};
       while (!stack.empty()) {
-        std::string p = std::move(stack.back());
+        const Node* n = stack.back();
         stack.pop_back();
-        const Node* n = tree_.Find(p);
-        if (!n) continue;
-        for (const auto& child : n->children) {
+        n->ForEachChild([&](const Node& child) {
           ++count;
-          stack.push_back(p == "/" ? "/" + child : p + "/" + child);
-        }
+          stack.push_back(&child);
+        });
       }
       w.Int(count);
       return reply(err::kOk);
@@ -902,7 +901,7 @@ void Server::HandleSetWatches(Connection* c, JuteReader& r, bool v2) {
     const Node* node = tree_.Find(path);
     if (!node) {
       notify(event::kNodeDeleted, path);
-    } else if (node->stat.mzxid > rel) {
+    } else if (node->stat().mzxid > rel) {
       notify(event::kNodeDataChanged, path);
     } else {
       data_watches_[path].insert(c->id);
@@ -921,7 +920,7 @@ void Server::HandleSetWatches(Connection* c, JuteReader& r, bool v2) {
     const Node* node = tree_.Find(path);
     if (!node) {
       notify(event::kNodeDeleted, path);
-    } else if (node->stat.pzxid > rel) {
+    } else if (node->stat().pzxid > rel) {
       notify(event::kNodeChildrenChanged, path);
     } else {
       child_watches_[path].insert(c->id);
