@@ -7,6 +7,7 @@
 #include <new>
 #include <utility>
 
+#include "coord/block_pool.h"
 #include "coord/jute.h"
 #include "coord/wire.h"
 
@@ -33,8 +34,9 @@ bool IsSequential(int32_t flags) {
 }
 
 constexpr unsigned char kHasTable = 1;
-// Ten varints, none longer than ten bytes.
-constexpr size_t kMaxStatBytes = 100;
+// The stat is ten varints, none longer than ten bytes.
+constexpr int kStatFields = 10;
+constexpr size_t kMaxStatBytes = 10 * kStatFields;
 // A stat record in a snapshot: 6 longs and 5 ints.
 constexpr size_t kStatBytes = 68;
 
@@ -169,13 +171,21 @@ struct NodeBlock {
 
   static void StoredStat(const Node* n, Stat* s, int32_t* acl) { DecodeStat(Split(n).stat, s, acl); }
 
-  static Node* Make(std::string_view name, std::string_view data, const unsigned char* stat, size_t stat_len,
-                    bool with_table, ChildTable* table) {
+  // The whole block, stat included.
+  static size_t Size(const Node* n) {
+    const unsigned char* p = Split(n).stat;
+    for (int i = 0; i < kStatFields; ++i) {
+      while (*p++ & 0x80) {
+      }
+    }
+    return static_cast<size_t>(p - Bytes(n));
+  }
+
+  static Node* Make(BlockPool& pool, std::string_view name, std::string_view data, const unsigned char* stat,
+                    size_t stat_len, bool with_table, ChildTable* table) {
     size_t size = 1 + (with_table ? sizeof table : 0) + VarintSize(name.size()) + name.size() +
                   VarintSize(data.size()) + data.size() + stat_len;
-    void* mem = std::malloc(size);
-    if (!mem) throw std::bad_alloc();
-    Node* n = new (mem) Node;
+    Node* n = new (pool.Alloc(size)) Node;
     n->flags_ = with_table ? kHasTable : 0;
     unsigned char* p = Bytes(n) + 1;
     if (with_table) {
@@ -192,25 +202,29 @@ struct NodeBlock {
     return n;
   }
 
-  static void Free(Node* n) {
+  static void Free(BlockPool& pool, Node* n) {
+    size_t size = Size(n);
     n->~Node();
-    std::free(n);
+    pool.Free(n, size);
   }
 };
 
 namespace {
 
-ChildTable* NewTable(size_t slots) {
-  void* mem = std::calloc(1, sizeof(ChildTable) + slots * sizeof(Node*));
-  if (!mem) throw std::bad_alloc();
+size_t TableBytes(size_t slots) { return sizeof(ChildTable) + slots * sizeof(Node*); }
+
+ChildTable* NewTable(BlockPool& pool, size_t slots) {
+  void* mem = pool.Alloc(TableBytes(slots));
+  std::memset(mem, 0, TableBytes(slots));
   auto* t = new (mem) ChildTable;
   t->mask = static_cast<uint32_t>(slots - 1);
   return t;
 }
 
-void FreeTable(ChildTable* t) {
+void FreeTable(BlockPool& pool, ChildTable* t) {
+  size_t bytes = TableBytes(t->mask + size_t{1});
   t->~ChildTable();
-  std::free(t);
+  pool.Free(t, bytes);
 }
 
 // The slot holding the child called `name`, or the empty slot where it would go.
@@ -224,8 +238,8 @@ size_t Probe(const ChildTable* t, std::string_view name) {
 }
 
 // Moves every child of t into a new table with `slots` slots and frees t.
-ChildTable* Resized(ChildTable* t, size_t slots) {
-  ChildTable* fresh = NewTable(slots);
+ChildTable* Resized(BlockPool& pool, ChildTable* t, size_t slots) {
+  ChildTable* fresh = NewTable(pool, slots);
   if (!t) return fresh;
   for (size_t i = 0; i <= t->mask; ++i) {
     Node* c = t->slots()[i];
@@ -235,7 +249,7 @@ ChildTable* Resized(ChildTable* t, size_t slots) {
     fresh->slots()[j] = c;
   }
   fresh->count = t->count;
-  FreeTable(t);
+  FreeTable(pool, t);
   return fresh;
 }
 
@@ -245,11 +259,11 @@ Node* FindChild(const Node* parent, std::string_view name) {
 }
 
 // REQUIRES: parent has a table slot (kHasTable) and no child of that name.
-void AddChild(Node* parent, Node* child) {
+void AddChild(BlockPool& pool, Node* parent, Node* child) {
   ChildTable* t = NodeBlock::Table(parent);
   size_t slots = t ? t->mask + size_t{1} : 0;
   if (!t || t->count + size_t{1} > MaxCount(slots)) {
-    t = Resized(t, t ? slots * 2 : 2);
+    t = Resized(pool, t, t ? slots * 2 : 2);
     NodeBlock::SetTable(parent, t);
   }
   t->slots()[Probe(t, NodeBlock::Name(child))] = child;
@@ -257,7 +271,7 @@ void AddChild(Node* parent, Node* child) {
 }
 
 // REQUIRES: child is in parent's table.
-void DropChild(Node* parent, const Node* child) {
+void DropChild(BlockPool& pool, Node* parent, const Node* child) {
   ChildTable* t = NodeBlock::Table(parent);
   Node** s = t->slots();
   size_t mask = t->mask;
@@ -276,10 +290,10 @@ void DropChild(Node* parent, const Node* child) {
   }
   t->count--;
   if (t->count == 0) {
-    FreeTable(t);
+    FreeTable(pool, t);
     NodeBlock::SetTable(parent, nullptr);
   } else if (mask + 1 > 8 && t->count < (mask + 1) / 8) {
-    NodeBlock::SetTable(parent, Resized(t, SlotsFor(2 * size_t{t->count})));
+    NodeBlock::SetTable(parent, Resized(pool, t, SlotsFor(2 * size_t{t->count})));
   }
 }
 
@@ -337,7 +351,7 @@ struct DataTree::Undo {
   Stat parent_stat;   // kRemoveCreated, kRestoreDeleted
 };
 
-DataTree::DataTree() {
+DataTree::DataTree() : pool_(std::make_unique<BlockPool>()) {
   acls_.push_back(kOpenAcl);
   acl_index_[EncodeAcl(kOpenAcl)] = 0;
   // The initial tree exactly as a fresh ZooKeeper 3.8 shows it to clients
@@ -350,10 +364,13 @@ DataTree::DataTree() {
   Insert("/zookeeper/config", "", config, InternAcl({Acl{perm::kRead, "world", "anyone"}}));
 }
 
+DataTree::DataTree(EmptyTag) : pool_(std::make_unique<BlockPool>()) {}
+
 DataTree::~DataTree() { FreeAll(); }
 
 DataTree::DataTree(DataTree&& other) noexcept
-    : root_(std::exchange(other.root_, nullptr)),
+    : pool_(std::move(other.pool_)),
+      root_(std::exchange(other.root_, nullptr)),
       node_count_(std::exchange(other.node_count_, 0)),
       data_size_(std::exchange(other.data_size_, 0)),
       acls_(std::move(other.acls_)),
@@ -366,6 +383,7 @@ DataTree::DataTree(DataTree&& other) noexcept
 DataTree& DataTree::operator=(DataTree&& other) noexcept {
   if (this == &other) return *this;
   FreeAll();
+  pool_ = std::move(other.pool_);
   root_ = std::exchange(other.root_, nullptr);
   node_count_ = std::exchange(other.node_count_, 0);
   data_size_ = std::exchange(other.data_size_, 0);
@@ -379,19 +397,7 @@ DataTree& DataTree::operator=(DataTree&& other) noexcept {
 }
 
 void DataTree::FreeAll() {
-  if (!root_) return;
-  std::vector<Node*> stack = {root_};
-  while (!stack.empty()) {
-    Node* n = stack.back();
-    stack.pop_back();
-    if (ChildTable* t = NodeBlock::Table(n)) {
-      for (size_t i = 0; i <= t->mask; ++i) {
-        if (t->slots()[i]) stack.push_back(t->slots()[i]);
-      }
-      FreeTable(t);
-    }
-    NodeBlock::Free(n);
-  }
+  pool_.reset();  // every node and table with it
   root_ = nullptr;
   node_count_ = 0;
   data_size_ = 0;
@@ -440,7 +446,7 @@ Node* DataTree::Insert(std::string_view path, std::string_view data, const Stat&
   Node* node;
   if (path == "/") {
     if (root_) return nullptr;
-    node = root_ = NodeBlock::Make("", data, packed, len, true, nullptr);
+    node = root_ = NodeBlock::Make(*pool_, "", data, packed, len, true, nullptr);
   } else {
     Located parent = Locate(Parent(path));
     if (!parent.node) return nullptr;
@@ -453,8 +459,8 @@ Node* DataTree::Insert(std::string_view path, std::string_view data, const Stat&
       NodeBlock::StoredStat(p, &ps, &pacl);
       p = Rewrite(parent, p->data(), ps, pacl, true);
     }
-    node = NodeBlock::Make(name, data, packed, len, false, nullptr);
-    AddChild(p, node);
+    node = NodeBlock::Make(*pool_, name, data, packed, len, false, nullptr);
+    AddChild(*pool_, p, node);
   }
   node_count_++;
   data_size_ += static_cast<int64_t>(path.size() + data.size());
@@ -469,9 +475,9 @@ void DataTree::Remove(std::string_view path, Node* node, Node* parent) {
   Untrack(path, s.ephemeral_owner);
   data_size_ -= static_cast<int64_t>(path.size() + node->data().size());
   node_count_--;
-  DropChild(parent, node);
-  if (ChildTable* t = NodeBlock::Table(node)) FreeTable(t);
-  NodeBlock::Free(node);
+  DropChild(*pool_, parent, node);
+  if (ChildTable* t = NodeBlock::Table(node)) FreeTable(*pool_, t);
+  NodeBlock::Free(*pool_, node);
 }
 
 Node* DataTree::Rewrite(Located at, std::string_view data, const Stat& stat, int32_t acl, bool with_table) {
@@ -493,13 +499,13 @@ Node* DataTree::Rewrite(Located at, std::string_view data, const Stat& stat, int
       return at.node;
     }
   }
-  Node* fresh = NodeBlock::Make(parts.name, data, packed, len, with_table, NodeBlock::Table(at.node));
+  Node* fresh = NodeBlock::Make(*pool_, parts.name, data, packed, len, with_table, NodeBlock::Table(at.node));
   if (at.holder) {
     ReplaceChild(at.holder, at.node, fresh);
   } else {
     root_ = fresh;
   }
-  NodeBlock::Free(at.node);
+  NodeBlock::Free(*pool_, at.node);
   return fresh;
 }
 
@@ -601,7 +607,7 @@ int32_t DataTree::DoCreate(const CreateRequest& req, int32_t type, const Txn& tx
   int32_t acl = InternAcl(req.acl);
   unsigned char packed[kMaxStatBytes];
   size_t len = EncodeStat(stat, acl, packed);
-  AddChild(p, NodeBlock::Make(BaseName(path), req.data, packed, len, false, nullptr));
+  AddChild(*pool_, p, NodeBlock::Make(*pool_, BaseName(path), req.data, packed, len, false, nullptr));
   node_count_++;
   data_size_ += static_cast<int64_t>(path.size() + req.data.size());
   Track(path, stat.ephemeral_owner);

@@ -10,9 +10,10 @@
 // taken while transactions are being applied is consistent as of last_zxid().
 //
 // Memory: the tree is what quorumd's footprint grows with (a deployment's znodes are
-// mostly small), so a znode is one allocation holding its name, its data and its stat
-// packed as varints, and a node with children holds them in one open-addressing table
-// keyed by name. No full path is stored: lookups walk the path one component at a time.
+// mostly small), so a znode is one block holding its name, its data and its stat packed
+// as varints, and a node with children holds them in one open-addressing table keyed by
+// name; blocks and tables come from a pool of the tree's own (block_pool.h). No full path
+// is stored: lookups walk the path one component at a time.
 // With 100,000 small znodes under one parent that comes to about 45 bytes per znode beyond
 // its name and data, the parent's table slot and the allocator's overhead included.
 //
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -35,6 +37,7 @@
 
 namespace faultline::coord {
 
+class BlockPool;
 class Node;
 
 namespace data_tree_internal {
@@ -155,7 +158,7 @@ class DataTree {
     Node* holder = nullptr;
   };
   struct EmptyTag {};
-  explicit DataTree(EmptyTag) {}
+  explicit DataTree(EmptyTag);
 
   Located Locate(std::string_view path) const;
   // Adds a node at `path` below its existing parent; nullptr when the parent is missing or
@@ -183,6 +186,7 @@ class DataTree {
   void CloseSession(int64_t session, const Txn& txn, std::vector<WatchEvent>* events);
   void RollBack(std::vector<Undo>* undo);
 
+  std::unique_ptr<BlockPool> pool_;  // where every node and child table lives
   Node* root_ = nullptr;
   size_t node_count_ = 0;
   int64_t data_size_ = 0;  // approximate_data_size()
