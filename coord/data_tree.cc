@@ -115,6 +115,13 @@ const unsigned char* DecodeStat(const unsigned char* p, Stat* s, int32_t* acl) {
 
 size_t NameHash(std::string_view name) { return std::hash<std::string_view>{}(name); }
 
+// Where a name with this hash belongs in t: the hash mixed with the table's salt, so that
+// every bit of both decides the slot.
+size_t Home(const ChildTable* t, size_t hash) {
+  uint64_t x = (static_cast<uint64_t>(hash) ^ t->salt) * 0x9e3779b97f4a7c15u;
+  return static_cast<size_t>(x ^ (x >> 32)) & t->mask;
+}
+
 // Linear probing stays short up to about 80% full; small tables may fill all but one slot.
 size_t MaxCount(size_t slots) { return slots - std::max<size_t>(1, slots / 5); }
 
@@ -218,6 +225,8 @@ ChildTable* NewTable(BlockPool& pool, size_t slots) {
   std::memset(mem, 0, TableBytes(slots));
   auto* t = new (mem) ChildTable;
   t->mask = static_cast<uint32_t>(slots - 1);
+  // Any value that differs from one live table to the next will do; the address does.
+  t->salt = reinterpret_cast<uintptr_t>(t);
   return t;
 }
 
@@ -229,7 +238,7 @@ void FreeTable(BlockPool& pool, ChildTable* t) {
 
 // The slot holding the child called `name`, or the empty slot where it would go.
 size_t Probe(const ChildTable* t, std::string_view name) {
-  size_t i = NameHash(name) & t->mask;
+  size_t i = Home(t, NameHash(name));
   while (const Node* c = t->slots()[i]) {
     if (NodeBlock::Name(c) == name) return i;
     i = (i + 1) & t->mask;
@@ -244,7 +253,7 @@ ChildTable* Resized(BlockPool& pool, ChildTable* t, size_t slots) {
   for (size_t i = 0; i <= t->mask; ++i) {
     Node* c = t->slots()[i];
     if (!c) continue;
-    size_t j = NameHash(NodeBlock::Name(c)) & fresh->mask;
+    size_t j = Home(fresh, NameHash(NodeBlock::Name(c)));
     while (fresh->slots()[j]) j = (j + 1) & fresh->mask;
     fresh->slots()[j] = c;
   }
@@ -280,7 +289,7 @@ void DropChild(BlockPool& pool, Node* parent, const Node* child) {
   // Backward-shift deletion: pull later entries of the run into the hole unless their home
   // slot lies (cyclically) after it, so lookups never need tombstones.
   for (size_t j = (hole + 1) & mask; s[j]; j = (j + 1) & mask) {
-    size_t home = NameHash(NodeBlock::Name(s[j])) & mask;
+    size_t home = Home(t, NameHash(NodeBlock::Name(s[j])));
     bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
     if (!stays) {
       s[hole] = s[j];

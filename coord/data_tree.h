@@ -43,9 +43,12 @@ class Node;
 namespace data_tree_internal {
 // The children of one node: a table of pointers with linear probing, sized a power of two
 // and kept at most about 80% full, the slots following this header in the same allocation.
+// Each table places names by its own salt: filling one table in the slot order of another
+// that hashed the same way (loading a snapshot, shrinking) would build long probe runs.
 struct ChildTable {
   uint32_t count = 0;
   uint32_t mask = 0;  // slot count - 1
+  uint64_t salt = 0;
   Node** slots() { return reinterpret_cast<Node**>(this + 1); }
   Node* const* slots() const { return reinterpret_cast<Node* const*>(this + 1); }
 };
