@@ -14,8 +14,8 @@
 // as varints, and a node with children holds them in one open-addressing table keyed by
 // name; blocks and tables come from a pool of the tree's own (block_pool.h). No full path
 // is stored: lookups walk the path one component at a time.
-// With 100,000 small znodes under one parent that comes to about 45 bytes per znode beyond
-// its name and data, the parent's table slot and the allocator's overhead included.
+// With 100,000 small znodes under one parent that comes to about 36 bytes per znode beyond
+// its name and data, the parent's table slot and the pool's rounding included.
 //
 // Not thread-safe: one thread owns a DataTree.
 #pragma once
