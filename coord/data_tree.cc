@@ -1,7 +1,6 @@
 #include "coord/data_tree.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
