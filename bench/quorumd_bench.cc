@@ -4,7 +4,8 @@
 // time with that tree. Same zoo.cfg settings for both; fsync on (ZooKeeper's forceSync
 // default, quorumd's too). Prints a table and the ratios.
 //
-// usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick]
+// usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick] [--memory]
+// --memory skips the throughput workloads: only the RSS and start-up rows, for both servers.
 #include <arpa/inet.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -173,22 +174,21 @@ Result Run(const std::string& hosts, int clients, int per_client, Op op) {
   return r;
 }
 
-// Fills the tree with n znodes through pipelined async creates (not measured, setup only).
-void Populate(const std::string& hosts, int n) {
+// Creates `parent` (empty), when given, then every path through pipelined async creates, all
+// in one session (not measured, setup only).
+void CreateAll(const std::string& hosts, const char* parent, const std::vector<std::string>& paths,
+               const std::string& value) {
   zhandle_t* zh = Connect(hosts);
-  zoo_create(zh, "/big", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+  if (parent) zoo_create(zh, parent, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
   std::mutex mu;
   std::condition_variable cv;
   int inflight = 0;
-  std::string value(100, 'v');
-  for (int i = 0; i < n; ++i) {
+  for (const auto& path : paths) {
     {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return inflight < 2000; });
       inflight++;
     }
-    char path[64];
-    snprintf(path, sizeof path, "/big/n%07d", i);
     struct Ctx {
       std::mutex* mu;
       std::condition_variable* cv;
@@ -196,7 +196,7 @@ void Populate(const std::string& hosts, int n) {
     };
     auto* ctx = new Ctx{&mu, &cv, &inflight};
     zoo_acreate(
-        zh, path, value.data(), static_cast<int>(value.size()), &ZOO_OPEN_ACL_UNSAFE, 0,
+        zh, path.c_str(), value.data(), static_cast<int>(value.size()), &ZOO_OPEN_ACL_UNSAFE, 0,
         [](int, const char*, const void* data) {
           auto* c = static_cast<Ctx*>(const_cast<void*>(data));
           {
@@ -214,6 +214,18 @@ void Populate(const std::string& hosts, int n) {
   zookeeper_close(zh);
 }
 
+// Fills the tree with n znodes under /big.
+void Populate(const std::string& hosts, int n) {
+  std::vector<std::string> paths;
+  paths.reserve(static_cast<size_t>(n));
+  char path[64];
+  for (int i = 0; i < n; ++i) {
+    snprintf(path, sizeof path, "/big/n%07d", i);
+    paths.push_back(path);
+  }
+  CreateAll(hosts, "/big", paths, std::string(100, 'v'));
+}
+
 struct Row {
   std::string what;
   std::string unit;
@@ -228,10 +240,21 @@ int PickPort(int i) { return 21950 + (getpid() + 13 * i) % 45; }
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick]\n");
+    fprintf(stderr, "usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick] [--memory]\n");
     return 2;
   }
-  bool quick = argc > 3 && std::string(argv[3]) == "--quick";
+  bool quick = false, memory_only = false;
+  for (int i = 3; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--memory") {
+      memory_only = true;
+    } else {
+      fprintf(stderr, "quorumd_bench: unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
   int single = quick ? 300 : 2000;
   int multi = quick ? 100 : 500;
   int reads = quick ? 1000 : 5000;
@@ -287,7 +310,7 @@ int main(int argc, char** argv) {
     into.p99_ms += r.p99_ms / 2;
     into.errors += r.errors;
   };
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0; round < (memory_only ? 0 : 2); ++round) {
     for (int k = 0; k < 2; ++k) {
       int s = round == 0 ? k : 1 - k;
       Server& srv = *both[s];
@@ -298,6 +321,24 @@ int main(int argc, char** argv) {
       merge(res[s][3], Run(srv.hosts(), 16, multi, set("/b16", round)));
       merge(res[s][4], Run(srv.hosts(), 16, reads, get));
     }
+  }
+  if (memory_only) {
+    // The same znodes the throughput workloads leave behind, so the tree measured is the same.
+    std::vector<std::string> left;
+    char path[64];
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < single; ++i) {
+        snprintf(path, sizeof path, "/b1/c%02d-%d-%06d", 0, round, i);
+        left.push_back(path);
+      }
+      for (int c = 0; c < 16; ++c) {
+        for (int i = 0; i < multi; ++i) {
+          snprintf(path, sizeof path, "/b16/c%02d-%d-%06d", c, round, i);
+          left.push_back(path);
+        }
+      }
+    }
+    for (Server* srv : both) CreateAll(srv->hosts(), nullptr, left, value);
   }
   for (int s = 0; s < 2; ++s) {
     Server& srv = *both[s];
@@ -320,7 +361,7 @@ int main(int argc, char** argv) {
   }
   const char* names[5] = {"create, 1 client", "create, 16 clients", "setData, 1 client", "setData, 16 clients",
                           "getData, 16 clients"};
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < (memory_only ? 0 : 5); ++i) {
     rows.push_back({std::string(names[i]) + " (ops/s)", "ops/s", res[0][i].ops_per_s, res[1][i].ops_per_s, true});
     if (i < 4) {
       rows.push_back({std::string(names[i]) + " p50 (ms)", "ms", res[0][i].p50_ms, res[1][i].p50_ms, false});

@@ -1,9 +1,18 @@
 #include "coord/data_tree.h"
 
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <utility>
+
+#include "coord/block_pool.h"
 #include "coord/jute.h"
 #include "coord/wire.h"
 
 namespace faultline::coord {
+
+using data_tree_internal::ChildTable;
 
 namespace {
 
@@ -23,52 +32,489 @@ bool IsSequential(int32_t flags) {
          flags == create_mode::kPersistentSequentialWithTtl;
 }
 
+constexpr unsigned char kHasTable = 1;
+// The stat is ten varints, none longer than ten bytes.
+constexpr int kStatFields = 10;
+constexpr size_t kMaxStatBytes = 10 * kStatFields;
+// A stat record in a snapshot: 6 longs and 5 ints.
+constexpr size_t kStatBytes = 68;
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+unsigned char* PutVarint(unsigned char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<unsigned char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<unsigned char>(v);
+  return p;
+}
+
+// Only ever reads what PutVarint wrote, so it needs no bounds.
+uint64_t GetVarint(const unsigned char** p) {
+  uint64_t v = 0;
+  int shift = 0;
+  while (**p & 0x80) {
+    v |= static_cast<uint64_t>(*(*p)++ & 0x7f) << shift;
+    shift += 7;
+  }
+  v |= static_cast<uint64_t>(*(*p)++) << shift;
+  return v;
+}
+
+uint64_t Zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t Unzigzag(uint64_t u) { return static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1); }
+// Differences wrap instead of overflowing, so any pair of values round-trips.
+int64_t Minus(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+int64_t Plus(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
+// Most of a stat is small or a repeat: a node never set has mzxid == czxid and mtime ==
+// ctime, a leaf pzxid == czxid, versions are 0 and the owner and ACL index mostly 0, so
+// each field goes as a varint of its difference from the field it usually equals.
+size_t EncodeStat(const Stat& s, int32_t acl, unsigned char* out) {
+  unsigned char* p = out;
+  p = PutVarint(p, static_cast<uint64_t>(s.czxid));
+  p = PutVarint(p, Zigzag(Minus(s.mzxid, s.czxid)));
+  p = PutVarint(p, Zigzag(Minus(s.pzxid, s.czxid)));
+  p = PutVarint(p, static_cast<uint64_t>(s.ctime));
+  p = PutVarint(p, Zigzag(Minus(s.mtime, s.ctime)));
+  p = PutVarint(p, Zigzag(s.version));
+  p = PutVarint(p, Zigzag(s.cversion));
+  p = PutVarint(p, Zigzag(s.aversion));
+  p = PutVarint(p, static_cast<uint64_t>(s.ephemeral_owner));
+  p = PutVarint(p, static_cast<uint32_t>(acl));
+  return static_cast<size_t>(p - out);
+}
+
+// Fills everything but data_length and num_children; returns the end of the encoding.
+const unsigned char* DecodeStat(const unsigned char* p, Stat* s, int32_t* acl) {
+  s->czxid = static_cast<int64_t>(GetVarint(&p));
+  s->mzxid = Plus(s->czxid, Unzigzag(GetVarint(&p)));
+  s->pzxid = Plus(s->czxid, Unzigzag(GetVarint(&p)));
+  s->ctime = static_cast<int64_t>(GetVarint(&p));
+  s->mtime = Plus(s->ctime, Unzigzag(GetVarint(&p)));
+  s->version = static_cast<int32_t>(Unzigzag(GetVarint(&p)));
+  s->cversion = static_cast<int32_t>(Unzigzag(GetVarint(&p)));
+  s->aversion = static_cast<int32_t>(Unzigzag(GetVarint(&p)));
+  s->ephemeral_owner = static_cast<int64_t>(GetVarint(&p));
+  *acl = static_cast<int32_t>(GetVarint(&p));
+  return p;
+}
+
+size_t NameHash(std::string_view name) { return std::hash<std::string_view>{}(name); }
+
+// Where a name with this hash belongs in t: the hash mixed with the table's salt, so that
+// every bit of both decides the slot.
+size_t Home(const ChildTable* t, size_t hash) {
+  uint64_t x = (static_cast<uint64_t>(hash) ^ t->salt) * 0x9e3779b97f4a7c15u;
+  return static_cast<size_t>(x ^ (x >> 32)) & t->mask;
+}
+
+// Linear probing stays short up to about 80% full; small tables may fill all but one slot.
+size_t MaxCount(size_t slots) { return slots - std::max<size_t>(1, slots / 5); }
+
+size_t SlotsFor(size_t count) {
+  size_t slots = 2;
+  while (MaxCount(slots) < count) slots *= 2;
+  return slots;
+}
+
 }  // namespace
 
+// The byte layout of a Node (data_tree.h), in one place.
+struct NodeBlock {
+  struct Parts {
+    std::string_view name;
+    std::string_view data;
+    const unsigned char* stat;
+  };
+
+  static unsigned char* Bytes(Node* n) { return reinterpret_cast<unsigned char*>(n); }
+  static const unsigned char* Bytes(const Node* n) { return reinterpret_cast<const unsigned char*>(n); }
+  static bool HasTable(const Node* n) { return (n->flags_ & kHasTable) != 0; }
+
+  static ChildTable* Table(const Node* n) {
+    if (!HasTable(n)) return nullptr;
+    ChildTable* t;
+    std::memcpy(&t, Bytes(n) + 1, sizeof t);
+    return t;
+  }
+  // REQUIRES: HasTable(n).
+  static void SetTable(Node* n, ChildTable* t) { std::memcpy(Bytes(n) + 1, &t, sizeof t); }
+
+  static const unsigned char* NameField(const Node* n) {
+    return Bytes(n) + 1 + (HasTable(n) ? sizeof(ChildTable*) : 0);
+  }
+
+  static std::string_view Name(const Node* n) {
+    const unsigned char* p = NameField(n);
+    size_t len = GetVarint(&p);
+    return {reinterpret_cast<const char*>(p), len};
+  }
+
+  static Parts Split(const Node* n) {
+    Parts parts;
+    const unsigned char* p = NameField(n);
+    size_t len = GetVarint(&p);
+    parts.name = {reinterpret_cast<const char*>(p), len};
+    p += len;
+    len = GetVarint(&p);
+    parts.data = {reinterpret_cast<const char*>(p), len};
+    parts.stat = p + len;
+    return parts;
+  }
+
+  static void StoredStat(const Node* n, Stat* s, int32_t* acl) { DecodeStat(Split(n).stat, s, acl); }
+
+  // The whole block, stat included.
+  static size_t Size(const Node* n) {
+    const unsigned char* p = Split(n).stat;
+    for (int i = 0; i < kStatFields; ++i) {
+      while (*p++ & 0x80) {
+      }
+    }
+    return static_cast<size_t>(p - Bytes(n));
+  }
+
+  static Node* Make(BlockPool& pool, std::string_view name, std::string_view data, const unsigned char* stat,
+                    size_t stat_len, bool with_table, ChildTable* table) {
+    size_t size = 1 + (with_table ? sizeof table : 0) + VarintSize(name.size()) + name.size() +
+                  VarintSize(data.size()) + data.size() + stat_len;
+    Node* n = new (pool.Alloc(size)) Node;
+    n->flags_ = with_table ? kHasTable : 0;
+    unsigned char* p = Bytes(n) + 1;
+    if (with_table) {
+      std::memcpy(p, &table, sizeof table);
+      p += sizeof table;
+    }
+    p = PutVarint(p, name.size());
+    if (!name.empty()) std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    p = PutVarint(p, data.size());
+    if (!data.empty()) std::memcpy(p, data.data(), data.size());
+    p += data.size();
+    std::memcpy(p, stat, stat_len);
+    return n;
+  }
+
+  static void Free(BlockPool& pool, Node* n) {
+    size_t size = Size(n);
+    n->~Node();
+    pool.Free(n, size);
+  }
+};
+
+namespace {
+
+size_t TableBytes(size_t slots) { return sizeof(ChildTable) + slots * sizeof(Node*); }
+
+ChildTable* NewTable(BlockPool& pool, size_t slots) {
+  void* mem = pool.Alloc(TableBytes(slots));
+  std::memset(mem, 0, TableBytes(slots));
+  auto* t = new (mem) ChildTable;
+  t->mask = static_cast<uint32_t>(slots - 1);
+  // Any value that differs from one live table to the next will do; the address does.
+  t->salt = reinterpret_cast<uintptr_t>(t);
+  return t;
+}
+
+void FreeTable(BlockPool& pool, ChildTable* t) {
+  size_t bytes = TableBytes(t->mask + size_t{1});
+  t->~ChildTable();
+  pool.Free(t, bytes);
+}
+
+// The slot holding the child called `name`, or the empty slot where it would go.
+size_t Probe(const ChildTable* t, std::string_view name) {
+  size_t i = Home(t, NameHash(name));
+  while (const Node* c = t->slots()[i]) {
+    if (NodeBlock::Name(c) == name) return i;
+    i = (i + 1) & t->mask;
+  }
+  return i;
+}
+
+// Moves every child of t into a new table with `slots` slots and frees t.
+ChildTable* Resized(BlockPool& pool, ChildTable* t, size_t slots) {
+  ChildTable* fresh = NewTable(pool, slots);
+  if (!t) return fresh;
+  for (size_t i = 0; i <= t->mask; ++i) {
+    Node* c = t->slots()[i];
+    if (!c) continue;
+    size_t j = Home(fresh, NameHash(NodeBlock::Name(c)));
+    while (fresh->slots()[j]) j = (j + 1) & fresh->mask;
+    fresh->slots()[j] = c;
+  }
+  fresh->count = t->count;
+  FreeTable(pool, t);
+  return fresh;
+}
+
+Node* FindChild(const Node* parent, std::string_view name) {
+  const ChildTable* t = NodeBlock::Table(parent);
+  return t ? t->slots()[Probe(t, name)] : nullptr;
+}
+
+// REQUIRES: parent has a table slot (kHasTable) and no child of that name.
+void AddChild(BlockPool& pool, Node* parent, Node* child) {
+  ChildTable* t = NodeBlock::Table(parent);
+  size_t slots = t ? t->mask + size_t{1} : 0;
+  if (!t || t->count + size_t{1} > MaxCount(slots)) {
+    t = Resized(pool, t, t ? slots * 2 : 2);
+    NodeBlock::SetTable(parent, t);
+  }
+  t->slots()[Probe(t, NodeBlock::Name(child))] = child;
+  t->count++;
+}
+
+// REQUIRES: child is in parent's table.
+void DropChild(BlockPool& pool, Node* parent, const Node* child) {
+  ChildTable* t = NodeBlock::Table(parent);
+  Node** s = t->slots();
+  size_t mask = t->mask;
+  size_t hole = Probe(t, NodeBlock::Name(child));
+  s[hole] = nullptr;
+  // Backward-shift deletion: pull later entries of the run into the hole unless their home
+  // slot lies (cyclically) after it, so lookups never need tombstones.
+  for (size_t j = (hole + 1) & mask; s[j]; j = (j + 1) & mask) {
+    size_t home = Home(t, NameHash(NodeBlock::Name(s[j])));
+    bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (!stays) {
+      s[hole] = s[j];
+      s[j] = nullptr;
+      hole = j;
+    }
+  }
+  t->count--;
+  if (t->count == 0) {
+    FreeTable(pool, t);
+    NodeBlock::SetTable(parent, nullptr);
+  } else if (mask + 1 > 8 && t->count < (mask + 1) / 8) {
+    NodeBlock::SetTable(parent, Resized(pool, t, SlotsFor(2 * size_t{t->count})));
+  }
+}
+
+// REQUIRES: old is in parent's table; fresh has the same name.
+void ReplaceChild(Node* parent, const Node* old, Node* fresh) {
+  ChildTable* t = NodeBlock::Table(parent);
+  t->slots()[Probe(t, NodeBlock::Name(old))] = fresh;
+}
+
+}  // namespace
+
+const ChildTable* Node::table() const { return NodeBlock::Table(this); }
+
+std::string_view Node::name() const { return NodeBlock::Name(this); }
+
+std::string_view Node::data() const { return NodeBlock::Split(this).data; }
+
+Stat Node::stat() const {
+  NodeBlock::Parts parts = NodeBlock::Split(this);
+  Stat s;
+  int32_t acl;
+  DecodeStat(parts.stat, &s, &acl);
+  s.data_length = static_cast<int32_t>(parts.data.size());
+  s.num_children = static_cast<int32_t>(child_count());
+  return s;
+}
+
+int32_t Node::acl() const {
+  Stat s;
+  int32_t acl;
+  NodeBlock::StoredStat(this, &s, &acl);
+  return acl;
+}
+
+std::vector<std::string_view> Node::children() const {
+  std::vector<std::string_view> names;
+  names.reserve(child_count());
+  ForEachChild([&](const Node& child) { names.push_back(child.name()); });
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 Stat VisibleStat(const Node& node) {
-  Stat s = node.stat;
-  s.num_children = static_cast<int32_t>(node.children.size());
-  s.cversion = node.stat.cversion * 2 - s.num_children;
+  Stat s = node.stat();
+  s.cversion = s.cversion * 2 - s.num_children;
   return s;
 }
 
 struct DataTree::Undo {
   enum Kind { kRemoveCreated, kRestoreDeleted, kRestoreData } kind;
   std::string path;
-  Node saved;          // kRestoreDeleted: the node; kRestoreData: its old data and stat
-  Stat parent_stat;    // kRemoveCreated, kRestoreDeleted
+  std::string data;   // kRestoreDeleted, kRestoreData: the node's data before
+  Stat stat;          // kRestoreDeleted, kRestoreData: its stat before
+  int32_t acl = 0;    // kRestoreDeleted
+  Stat parent_stat;   // kRemoveCreated, kRestoreDeleted
 };
 
-DataTree::DataTree() {
+DataTree::DataTree() : pool_(std::make_unique<BlockPool>()) {
   acls_.push_back(kOpenAcl);
   acl_index_[EncodeAcl(kOpenAcl)] = 0;
   // The initial tree exactly as a fresh ZooKeeper 3.8 shows it to clients
   // (/zookeeper/config read-only, its aversion -1).
-  AddNode("/", Node{});
-  AddNode("/zookeeper", Node{});
-  AddNode("/zookeeper/quota", Node{});
-  Node config;
-  config.stat.aversion = -1;
-  config.acl = InternAcl({Acl{perm::kRead, "world", "anyone"}});
-  AddNode("/zookeeper/config", std::move(config));
+  Insert("/", "", Stat{}, 0);
+  Insert("/zookeeper", "", Stat{}, 0);
+  Insert("/zookeeper/quota", "", Stat{}, 0);
+  Stat config;
+  config.aversion = -1;
+  Insert("/zookeeper/config", "", config, InternAcl({Acl{perm::kRead, "world", "anyone"}}));
 }
 
-void DataTree::AddNode(const std::string& path, Node node) {
-  if (path != "/") {
-    std::string parent(Parent(path));
-    auto it = nodes_.find(parent);
-    if (it != nodes_.end()) {
-      it->second.children.insert(std::string(BaseName(path)));
-      it->second.stat.num_children = static_cast<int32_t>(it->second.children.size());
+DataTree::DataTree(EmptyTag) : pool_(std::make_unique<BlockPool>()) {}
+
+DataTree::~DataTree() { FreeAll(); }
+
+DataTree::DataTree(DataTree&& other) noexcept
+    : pool_(std::move(other.pool_)),
+      root_(std::exchange(other.root_, nullptr)),
+      node_count_(std::exchange(other.node_count_, 0)),
+      data_size_(std::exchange(other.data_size_, 0)),
+      acls_(std::move(other.acls_)),
+      acl_index_(std::move(other.acl_index_)),
+      ephemerals_(std::move(other.ephemerals_)),
+      containers_(std::move(other.containers_)),
+      sessions_(std::move(other.sessions_)),
+      last_zxid_(other.last_zxid_) {}
+
+DataTree& DataTree::operator=(DataTree&& other) noexcept {
+  if (this == &other) return *this;
+  FreeAll();
+  pool_ = std::move(other.pool_);
+  root_ = std::exchange(other.root_, nullptr);
+  node_count_ = std::exchange(other.node_count_, 0);
+  data_size_ = std::exchange(other.data_size_, 0);
+  acls_ = std::move(other.acls_);
+  acl_index_ = std::move(other.acl_index_);
+  ephemerals_ = std::move(other.ephemerals_);
+  containers_ = std::move(other.containers_);
+  sessions_ = std::move(other.sessions_);
+  last_zxid_ = other.last_zxid_;
+  return *this;
+}
+
+void DataTree::FreeAll() {
+  pool_.reset();  // every node and table with it
+  root_ = nullptr;
+  node_count_ = 0;
+  data_size_ = 0;
+}
+
+DataTree::Located DataTree::Locate(std::string_view path) const {
+  if (!root_ || path.empty() || path[0] != '/') return {};
+  Located at{root_, nullptr};
+  if (path.size() == 1) return at;
+  size_t start = 1;
+  while (true) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    // An empty component ("//", a trailing '/') names nothing: no child is called "".
+    Node* child = FindChild(at.node, path.substr(start, end - start));
+    if (!child) return {};
+    at = Located{child, at.node};
+    if (end == path.size()) return at;
+    start = end + 1;
+  }
+}
+
+void DataTree::Track(std::string_view path, int64_t owner) {
+  if (owner == kContainerOwner) {
+    containers_.emplace(path);
+  } else if (owner != 0) {
+    ephemerals_[owner].emplace(path);
+  }
+}
+
+void DataTree::Untrack(std::string_view path, int64_t owner) {
+  if (owner == kContainerOwner) {
+    containers_.erase(std::string(path));
+  } else if (owner != 0) {
+    auto it = ephemerals_.find(owner);
+    if (it != ephemerals_.end()) {
+      it->second.erase(std::string(path));
+      if (it->second.empty()) ephemerals_.erase(it);
     }
   }
-  int64_t owner = node.stat.ephemeral_owner;
-  nodes_[path] = std::move(node);
-  if (owner == kContainerOwner) {
-    containers_.insert(path);
-  } else if (owner != 0) {
-    ephemerals_[owner].insert(path);
+}
+
+Node* DataTree::Insert(std::string_view path, std::string_view data, const Stat& stat, int32_t acl) {
+  unsigned char packed[kMaxStatBytes];
+  size_t len = EncodeStat(stat, acl, packed);
+  Node* node;
+  if (path == "/") {
+    if (root_) return nullptr;
+    node = root_ = NodeBlock::Make(*pool_, "", data, packed, len, true, nullptr);
+  } else {
+    Located parent = Locate(Parent(path));
+    if (!parent.node) return nullptr;
+    std::string_view name = BaseName(path);
+    if (FindChild(parent.node, name)) return nullptr;
+    Node* p = parent.node;
+    if (!NodeBlock::HasTable(p)) {
+      Stat ps;
+      int32_t pacl;
+      NodeBlock::StoredStat(p, &ps, &pacl);
+      p = Rewrite(parent, p->data(), ps, pacl, true);
+    }
+    node = NodeBlock::Make(*pool_, name, data, packed, len, false, nullptr);
+    AddChild(*pool_, p, node);
   }
+  node_count_++;
+  data_size_ += static_cast<int64_t>(path.size() + data.size());
+  Track(path, stat.ephemeral_owner);
+  return node;
+}
+
+void DataTree::Remove(std::string_view path, Node* node, Node* parent) {
+  Stat s;
+  int32_t acl;
+  NodeBlock::StoredStat(node, &s, &acl);
+  Untrack(path, s.ephemeral_owner);
+  data_size_ -= static_cast<int64_t>(path.size() + node->data().size());
+  node_count_--;
+  DropChild(*pool_, parent, node);
+  if (ChildTable* t = NodeBlock::Table(node)) FreeTable(*pool_, t);
+  NodeBlock::Free(*pool_, node);
+}
+
+Node* DataTree::Rewrite(Located at, std::string_view data, const Stat& stat, int32_t acl, bool with_table) {
+  unsigned char packed[kMaxStatBytes];
+  size_t len = EncodeStat(stat, acl, packed);
+  NodeBlock::Parts parts = NodeBlock::Split(at.node);
+  bool has_table = NodeBlock::HasTable(at.node);
+  with_table = with_table || has_table;
+  if (with_table == has_table && data.size() == parts.data.size()) {
+    Stat old;
+    int32_t old_acl;
+    const unsigned char* end = DecodeStat(parts.stat, &old, &old_acl);
+    if (static_cast<size_t>(end - parts.stat) == len) {
+      // Same size: the bytes change where they are, and nothing that points here moves.
+      unsigned char* base = NodeBlock::Bytes(at.node);
+      auto* data_at = base + (reinterpret_cast<const unsigned char*>(parts.data.data()) - base);
+      if (!data.empty() && data.data() != parts.data.data()) std::memmove(data_at, data.data(), data.size());
+      std::memcpy(base + (parts.stat - base), packed, len);
+      return at.node;
+    }
+  }
+  Node* fresh = NodeBlock::Make(*pool_, parts.name, data, packed, len, with_table, NodeBlock::Table(at.node));
+  if (at.holder) {
+    ReplaceChild(at.holder, at.node, fresh);
+  } else {
+    root_ = fresh;
+  }
+  NodeBlock::Free(*pool_, at.node);
+  return fresh;
 }
 
 bool DataTree::ValidPath(std::string_view path) {
@@ -95,17 +541,6 @@ std::string_view DataTree::Parent(std::string_view path) {
   return path.substr(0, slash);
 }
 
-const Node* DataTree::Find(std::string_view path) const {
-  auto it = nodes_.find(std::string(path));
-  return it == nodes_.end() ? nullptr : &it->second;
-}
-
-int64_t DataTree::approximate_data_size() const {
-  int64_t total = 0;
-  for (const auto& [path, node] : nodes_) total += static_cast<int64_t>(path.size() + node.data.size());
-  return total;
-}
-
 size_t DataTree::ephemeral_count() const {
   size_t n = 0;
   for (const auto& [owner, paths] : ephemerals_) n += paths.size();
@@ -115,10 +550,8 @@ size_t DataTree::ephemeral_count() const {
 std::vector<std::string> DataTree::EmptyContainers() const {
   std::vector<std::string> out;
   for (const auto& path : containers_) {
-    auto it = nodes_.find(path);
-    if (it != nodes_.end() && it->second.children.empty() && it->second.stat.cversion > 0) {
-      out.push_back(path);
-    }
+    const Node* node = Find(path);
+    if (node && node->child_count() == 0 && node->stat().cversion > 0) out.push_back(path);
   }
   return out;
 }
@@ -152,36 +585,42 @@ int32_t DataTree::DoCreate(const CreateRequest& req, int32_t type, const Txn& tx
   if (req.path.size() > 1 && req.path.back() == '/' && !sequential) return err::kBadArguments;
 
   std::string parent_path(Parent(sequential ? req.path + "1" : req.path));
-  auto parent_it = nodes_.find(parent_path);
-  if (parent_it == nodes_.end()) return err::kNoNode;
-  Node& parent = parent_it->second;
+  Located parent = Locate(parent_path);
+  if (!parent.node) return err::kNoNode;
+  Stat parent_stat;
+  int32_t parent_acl;
+  NodeBlock::StoredStat(parent.node, &parent_stat, &parent_acl);
   std::string path = req.path;
   if (sequential) {
     char suffix[16];
-    snprintf(suffix, sizeof suffix, "%010d", parent.stat.cversion);
+    snprintf(suffix, sizeof suffix, "%010d", parent_stat.cversion);
     path += suffix;
   }
-  if (nodes_.count(path) != 0) return err::kNodeExists;
-  if (parent.stat.ephemeral_owner != 0 && parent.stat.ephemeral_owner != kContainerOwner) {
+  if (path == "/" || FindChild(parent.node, BaseName(path))) return err::kNodeExists;
+  if (parent_stat.ephemeral_owner != 0 && parent_stat.ephemeral_owner != kContainerOwner) {
     return err::kNoChildrenForEphemerals;
   }
   bool ephemeral = req.flags == create_mode::kEphemeral || req.flags == create_mode::kEphemeralSequential;
   if (ephemeral && txn.session_id == 0) return err::kBadArguments;
 
-  if (undo) undo->push_back(Undo{Undo::kRemoveCreated, path, {}, parent.stat});
-  parent.stat.cversion++;
-  parent.stat.pzxid = txn.zxid;
+  if (undo) undo->push_back(Undo{Undo::kRemoveCreated, path, {}, {}, 0, parent_stat});
+  parent_stat.cversion++;
+  parent_stat.pzxid = txn.zxid;
+  Node* p = Rewrite(parent, parent.node->data(), parent_stat, parent_acl, true);
 
-  Node node;
-  node.data = req.data;
-  node.acl = InternAcl(req.acl);
-  node.stat.czxid = node.stat.mzxid = node.stat.pzxid = txn.zxid;
-  node.stat.ctime = node.stat.mtime = txn.time_ms;
-  node.stat.ephemeral_owner = container ? kContainerOwner : (ephemeral ? txn.session_id : 0);
-  node.stat.data_length = static_cast<int32_t>(req.data.size());
-  Stat stat = node.stat;
-  AddNode(path, std::move(node));
+  Stat stat;
+  stat.czxid = stat.mzxid = stat.pzxid = txn.zxid;
+  stat.ctime = stat.mtime = txn.time_ms;
+  stat.ephemeral_owner = container ? kContainerOwner : (ephemeral ? txn.session_id : 0);
+  int32_t acl = InternAcl(req.acl);
+  unsigned char packed[kMaxStatBytes];
+  size_t len = EncodeStat(stat, acl, packed);
+  AddChild(*pool_, p, NodeBlock::Make(*pool_, BaseName(path), req.data, packed, len, false, nullptr));
+  node_count_++;
+  data_size_ += static_cast<int64_t>(path.size() + req.data.size());
+  Track(path, stat.ephemeral_owner);
 
+  stat.data_length = static_cast<int32_t>(req.data.size());
   JuteWriter w(reply);
   w.String(path);
   if (type == op::kCreate2 || type == op::kCreateContainer || type == op::kCreateTTL) WriteStat(w, stat);
@@ -199,31 +638,28 @@ int32_t DataTree::DoDelete(const PathVersion& req, bool container_only, const Tx
     return err::kBadArguments;
   }
   std::string parent_path(Parent(req.path));
-  auto parent_it = nodes_.find(parent_path);
-  if (parent_it == nodes_.end()) return err::kNoNode;
-  auto it = nodes_.find(req.path);
-  if (it == nodes_.end()) return err::kNoNode;
-  Node& node = it->second;
-  if (container_only && node.stat.ephemeral_owner != kContainerOwner) return err::kBadArguments;
-  if (req.version != -1 && req.version != node.stat.version) return err::kBadVersion;
-  if (!node.children.empty()) return err::kNotEmpty;
+  Located parent = Locate(parent_path);
+  if (!parent.node) return err::kNoNode;
+  Node* node = FindChild(parent.node, BaseName(req.path));
+  if (!node) return err::kNoNode;
+  Stat stat;
+  int32_t acl;
+  NodeBlock::StoredStat(node, &stat, &acl);
+  if (container_only && stat.ephemeral_owner != kContainerOwner) return err::kBadArguments;
+  if (req.version != -1 && req.version != stat.version) return err::kBadVersion;
+  if (node->child_count() != 0) return err::kNotEmpty;
 
-  Node& parent = parent_it->second;
-  if (undo) undo->push_back(Undo{Undo::kRestoreDeleted, req.path, node, parent.stat});
-  int64_t owner = node.stat.ephemeral_owner;
-  if (owner == kContainerOwner) {
-    containers_.erase(req.path);
-  } else if (owner != 0) {
-    auto eit = ephemerals_.find(owner);
-    if (eit != ephemerals_.end()) {
-      eit->second.erase(req.path);
-      if (eit->second.empty()) ephemerals_.erase(eit);
-    }
+  Stat parent_stat;
+  int32_t parent_acl;
+  NodeBlock::StoredStat(parent.node, &parent_stat, &parent_acl);
+  if (undo) {
+    undo->push_back(Undo{Undo::kRestoreDeleted, req.path, std::string(node->data()), stat, acl, parent_stat});
   }
-  nodes_.erase(it);
-  parent.children.erase(std::string(BaseName(req.path)));
-  parent.stat.num_children = static_cast<int32_t>(parent.children.size());
-  if (txn.zxid > parent.stat.pzxid) parent.stat.pzxid = txn.zxid;
+  Remove(req.path, node, parent.node);
+  if (txn.zxid > parent_stat.pzxid) {
+    parent_stat.pzxid = txn.zxid;
+    Rewrite(parent, parent.node->data(), parent_stat, parent_acl, false);
+  }
   events->push_back(WatchEvent{event::kNodeDeleted, req.path});
   events->push_back(WatchEvent{event::kNodeChildrenChanged, parent_path});
   return err::kOk;
@@ -232,79 +668,74 @@ int32_t DataTree::DoDelete(const PathVersion& req, bool container_only, const Tx
 int32_t DataTree::DoSetData(const SetDataRequest& req, const Txn& txn, std::string* reply,
                             std::vector<WatchEvent>* events, std::vector<Undo>* undo) {
   if (!ValidPath(req.path)) return err::kBadArguments;
-  auto it = nodes_.find(req.path);
-  if (it == nodes_.end()) return err::kNoNode;
-  Node& node = it->second;
-  if (req.version != -1 && req.version != node.stat.version) return err::kBadVersion;
-  if (undo) {
-    Node saved;
-    saved.data = node.data;
-    saved.stat = node.stat;
-    undo->push_back(Undo{Undo::kRestoreData, req.path, std::move(saved), {}});
-  }
-  node.data = req.data;
-  node.stat.version++;
-  node.stat.mzxid = txn.zxid;
-  node.stat.mtime = txn.time_ms;
-  node.stat.data_length = static_cast<int32_t>(req.data.size());
+  Located at = Locate(req.path);
+  if (!at.node) return err::kNoNode;
+  Stat stat;
+  int32_t acl;
+  NodeBlock::StoredStat(at.node, &stat, &acl);
+  if (req.version != -1 && req.version != stat.version) return err::kBadVersion;
+  std::string_view old = at.node->data();
+  if (undo) undo->push_back(Undo{Undo::kRestoreData, req.path, std::string(old), stat, acl, {}});
+  data_size_ += static_cast<int64_t>(req.data.size()) - static_cast<int64_t>(old.size());
+  stat.version++;
+  stat.mzxid = txn.zxid;
+  stat.mtime = txn.time_ms;
+  Node* node = Rewrite(at, req.data, stat, acl, false);
   JuteWriter w(reply);
-  WriteStat(w, VisibleStat(node));
+  WriteStat(w, VisibleStat(*node));
   events->push_back(WatchEvent{event::kNodeDataChanged, req.path});
   return err::kOk;
 }
 
 int32_t DataTree::DoSetAcl(const SetAclRequest& req, std::string* reply) {
   if (!ValidPath(req.path)) return err::kBadArguments;
-  auto it = nodes_.find(req.path);
-  if (it == nodes_.end()) return err::kNoNode;
+  Located at = Locate(req.path);
+  if (!at.node) return err::kNoNode;
   if (req.acl.empty()) return err::kInvalidACL;
-  Node& node = it->second;
-  if (req.version != -1 && req.version != node.stat.aversion) return err::kBadVersion;
-  node.acl = InternAcl(req.acl);
-  node.stat.aversion++;
+  Stat stat;
+  int32_t acl;
+  NodeBlock::StoredStat(at.node, &stat, &acl);
+  if (req.version != -1 && req.version != stat.aversion) return err::kBadVersion;
+  acl = InternAcl(req.acl);
+  stat.aversion++;
+  Node* node = Rewrite(at, at.node->data(), stat, acl, false);
   JuteWriter w(reply);
-  WriteStat(w, VisibleStat(node));
+  WriteStat(w, VisibleStat(*node));
   return err::kOk;
 }
 
 int32_t DataTree::DoCheck(const PathVersion& req) const {
   if (!ValidPath(req.path)) return err::kBadArguments;
-  auto it = nodes_.find(req.path);
-  if (it == nodes_.end()) return err::kNoNode;
-  if (req.version != -1 && req.version != it->second.stat.version) return err::kBadVersion;
+  const Node* node = Find(req.path);
+  if (!node) return err::kNoNode;
+  if (req.version != -1 && req.version != node->stat().version) return err::kBadVersion;
   return err::kOk;
 }
 
 void DataTree::RollBack(std::vector<Undo>* undo) {
+  // Puts a parent's stat back as it was before the op; its ACL no op of a multi changes.
+  auto restore_parent = [this](std::string_view path, const Stat& stat) {
+    Located parent = Locate(Parent(path));
+    if (!parent.node) return;
+    Rewrite(parent, parent.node->data(), stat, parent.node->acl(), false);
+  };
   for (auto it = undo->rbegin(); it != undo->rend(); ++it) {
     switch (it->kind) {
       case Undo::kRemoveCreated: {
-        auto nit = nodes_.find(it->path);
-        if (nit != nodes_.end()) {
-          int64_t owner = nit->second.stat.ephemeral_owner;
-          if (owner == kContainerOwner) {
-            containers_.erase(it->path);
-          } else if (owner != 0) {
-            ephemerals_[owner].erase(it->path);
-            if (ephemerals_[owner].empty()) ephemerals_.erase(owner);
-          }
-          nodes_.erase(nit);
-        }
-        Node& parent = nodes_[std::string(Parent(it->path))];
-        parent.children.erase(std::string(BaseName(it->path)));
-        parent.stat = it->parent_stat;
+        Located at = Locate(it->path);
+        if (at.node) Remove(it->path, at.node, at.holder);
+        restore_parent(it->path, it->parent_stat);
         break;
       }
-      case Undo::kRestoreDeleted: {
-        std::string parent_path(Parent(it->path));
-        AddNode(it->path, std::move(it->saved));
-        nodes_[parent_path].stat = it->parent_stat;
+      case Undo::kRestoreDeleted:
+        Insert(it->path, it->data, it->stat, it->acl);
+        restore_parent(it->path, it->parent_stat);
         break;
-      }
       case Undo::kRestoreData: {
-        Node& node = nodes_[it->path];
-        node.data = std::move(it->saved.data);
-        node.stat = it->saved.stat;
+        Located at = Locate(it->path);
+        if (!at.node) break;
+        data_size_ += static_cast<int64_t>(it->data.size()) - static_cast<int64_t>(at.node->data().size());
+        Rewrite(at, it->data, it->stat, at.node->acl(), false);
         break;
       }
     }
@@ -468,14 +899,38 @@ ApplyResult DataTree::Apply(const Txn& txn) {
 
 // Snapshot layout (jute): magic "QSNP", version:int, last_zxid:long,
 // sessions: count, (id:long timeout:int)*; acls: count, acl-list*;
-// nodes: count, (path data acl:int stat)* in no particular order (children are relinked
-// on load, so writing needs no tree walk).
+// nodes: count, (path data acl:int stat)*. Serialize lists every parent before its
+// children; snapshots from before it did not, so Deserialize takes any order.
+size_t DataTree::SerializedSize() const {
+  size_t size = 4 + 4 + 8 + 4 + sessions_.size() * 12 + 4 + 4;
+  for (const auto& acl : acls_) {
+    size += 4;
+    for (const auto& a : acl) size += 4 + 4 + a.scheme.size() + 4 + a.id.size();
+  }
+  // Per node: path and data with their lengths, the ACL index and the stat.
+  return size + static_cast<size_t>(data_size_) + node_count_ * (4 + 4 + 4 + kStatBytes);
+}
+
 std::string DataTree::Serialize() const {
-  size_t estimate = 64;
-  for (const auto& [path, node] : nodes_) estimate += path.size() + node.data.size() + 88;
   std::string out;
-  out.reserve(estimate);
-  JuteWriter w(&out);
+  out.reserve(SerializedSize());
+  SerializeTo(std::numeric_limits<size_t>::max(), [&](std::string_view piece) {
+    out.append(piece);
+    return true;
+  });
+  return out;
+}
+
+bool DataTree::SerializeTo(size_t chunk, const std::function<bool(std::string_view)>& sink) const {
+  std::string buf;
+  buf.reserve(std::min(chunk, SerializedSize()) + 4096);
+  JuteWriter w(&buf);
+  auto flush = [&](bool last) {
+    if (buf.empty() || (!last && buf.size() < chunk)) return true;
+    bool ok = sink(buf);
+    buf.clear();
+    return ok;
+  };
   w.Raw("QSNP");
   w.Int(2);
   w.Long(last_zxid_);
@@ -486,24 +941,50 @@ std::string DataTree::Serialize() const {
   }
   w.Int(static_cast<int32_t>(acls_.size()));
   for (const auto& acl : acls_) WriteAcls(w, acl);
-  w.Int(static_cast<int32_t>(nodes_.size()));
-  for (const auto& [path, node] : nodes_) {
+  w.Int(static_cast<int32_t>(node_count_));
+  auto emit = [&](const Node* node, const std::string& path) {
     w.String(path);
-    w.Buffer(node.data);
-    w.Int(node.acl);
-    WriteStat(w, node.stat);
+    w.Buffer(node->data());
+    w.Int(node->acl());
+    WriteStat(w, node->stat());
+    return flush(false);
+  };
+  if (!root_) return flush(true);
+  // Depth first with one frame per level, so the walk needs memory for the deepest path
+  // only, not for a list of every node.
+  struct Frame {
+    const ChildTable* table;
+    size_t next;      // the next slot of table to look at
+    size_t path_len;  // the length of the parent's path in `path` ("/" counts as 0)
+  };
+  std::string path = "/";
+  if (!emit(root_, path)) return false;
+  std::vector<Frame> stack;
+  if (const ChildTable* t = NodeBlock::Table(root_)) stack.push_back({t, 0, 0});
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    const Node* child = nullptr;
+    while (top.next <= top.table->mask && !(child = top.table->slots()[top.next])) ++top.next;
+    if (!child) {
+      stack.pop_back();
+      continue;
+    }
+    ++top.next;
+    path.resize(top.path_len);
+    path += '/';
+    path += child->name();
+    if (!emit(child, path)) return false;
+    if (const ChildTable* t = NodeBlock::Table(child)) stack.push_back({t, 0, path.size()});
   }
-  return out;
+  return flush(true);
 }
 
 bool DataTree::Deserialize(std::string_view bytes) {
   if (bytes.substr(0, 4) != "QSNP") return false;
-  JuteReader r(bytes.substr(4));
+  std::string_view body = bytes.substr(4);
+  JuteReader r(body);
   if (r.Int() != 2) return false;
-  DataTree fresh;
-  fresh.nodes_.clear();
-  fresh.acls_.clear();
-  fresh.acl_index_.clear();
+  DataTree fresh{EmptyTag{}};
   fresh.last_zxid_ = r.Long();
   int32_t nsessions = r.Count(12);
   for (int32_t i = 0; i < nsessions && r.ok(); ++i) {
@@ -516,34 +997,37 @@ bool DataTree::Deserialize(std::string_view bytes) {
     fresh.acl_index_[EncodeAcl(acl)] = static_cast<int32_t>(fresh.acls_.size());
     fresh.acls_.push_back(std::move(acl));
   }
-  int32_t nnodes = r.Count(4 + 4 + 4 + 68);
-  fresh.nodes_.reserve(static_cast<size_t>(nnodes));
+  // 0: inserted; 1: its parent is not there yet (depth says how deep it is); -1: damaged.
+  auto load = [&fresh](JuteReader& in, size_t* depth) {
+    std::string_view path = in.BufferView();
+    std::string_view data = in.BufferView();
+    int32_t acl = in.Int();
+    Stat stat = ReadStat(in);
+    if (!in.ok() || acl < 0 || static_cast<size_t>(acl) >= fresh.acls_.size() || !ValidPath(path)) return -1;
+    if (fresh.Insert(path, data, stat, acl)) return 0;
+    if (fresh.Find(path)) return -1;  // listed twice
+    *depth = static_cast<size_t>(std::count(path.begin(), path.end(), '/'));
+    return 1;
+  };
+  // A node listed before its parent (older snapshots are in no order) waits for a second
+  // pass, shallowest first.
+  std::vector<std::pair<size_t, size_t>> later;  // (depth, offset of its record in body)
+  int32_t nnodes = r.Count(4 + 4 + 4 + kStatBytes);
   for (int32_t i = 0; i < nnodes && r.ok(); ++i) {
-    std::string path = r.String();
-    Node node;
-    node.data = r.Buffer();
-    node.acl = r.Int();
-    node.stat = ReadStat(r);
-    if (!r.ok()) break;
-    if (node.acl < 0 || static_cast<size_t>(node.acl) >= fresh.acls_.size() || !ValidPath(path)) return false;
-    node.stat.num_children = 0;  // recounted as the children are linked
-    if (!fresh.nodes_.emplace(std::move(path), std::move(node)).second) return false;
+    size_t at = r.position();
+    size_t depth = 0;
+    int rc = load(r, &depth);
+    if (rc < 0) return false;
+    if (rc == 1) later.emplace_back(depth, at);
   }
-  if (!r.ok() || r.remaining() != 0 || fresh.nodes_.count("/") == 0) return false;
-  // Link every node to its parent; a node whose parent is missing means a damaged snapshot.
-  for (auto& [path, node] : fresh.nodes_) {
-    int64_t owner = node.stat.ephemeral_owner;
-    if (owner == kContainerOwner) {
-      fresh.containers_.insert(path);
-    } else if (owner != 0) {
-      fresh.ephemerals_[owner].insert(path);
-    }
-    if (path == "/") continue;
-    auto parent = fresh.nodes_.find(std::string(Parent(path)));
-    if (parent == fresh.nodes_.end()) return false;
-    parent->second.children.insert(std::string(BaseName(path)));
-    parent->second.stat.num_children++;
+  if (!r.ok() || r.remaining() != 0) return false;
+  std::sort(later.begin(), later.end());
+  for (const auto& [depth, at] : later) {
+    JuteReader again(body.substr(at));
+    size_t unused;
+    if (load(again, &unused) != 0) return false;
   }
+  if (!fresh.root_) return false;
   *this = std::move(fresh);
   return true;
 }

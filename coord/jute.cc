@@ -64,14 +64,16 @@ bool JuteReader::Bool() {
   return in_[pos_++] != 0;
 }
 
-std::string JuteReader::Buffer() {
+std::string JuteReader::Buffer() { return std::string(BufferView()); }
+
+std::string_view JuteReader::BufferView() {
   int32_t len = Int();
   if (!ok_ || len == -1) return {};
   if (len < 0 || !Need(static_cast<size_t>(len))) {
     ok_ = false;
     return {};
   }
-  std::string out(in_.substr(pos_, static_cast<size_t>(len)));
+  std::string_view out = in_.substr(pos_, static_cast<size_t>(len));
   pos_ += static_cast<size_t>(len);
   return out;
 }

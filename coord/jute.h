@@ -49,6 +49,8 @@ class JuteReader {
   // A null buffer (-1) reads as empty; the distinction does not matter to quorumd.
   std::string Buffer();
   std::string String() { return Buffer(); }
+  // As Buffer, without the copy: a view into the input.
+  std::string_view BufferView();
   // Vector counts are bounded by the bytes left, since each element takes at least 4.
   std::vector<std::string> StringVector();
   // Reads a count for a vector whose elements take at least min_elem_bytes each; -1 (null)

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "coord/storage.h"  // Crc32c
+#include "coord/storage.h"  // Crc32c, WriteZeros
 
 namespace faultline::coord {
 
@@ -437,12 +437,12 @@ Status QuorumStorage::Append(Active* file, Segment* seg, const std::vector<zab::
 // record is written, never in the middle of one.
 Status QuorumStorage::Reserve(Active* file, uint64_t end) {
   if (end <= file->alloc) return Status::Ok();
-  static const std::string kZeros(1 << 20, '\0');
   uint64_t want = std::max(end, file->alloc + kReserveChunk), at = file->alloc;
   int err = 0;
+  // A megabyte at a time, counting only whole ones.
   while (at < want && err == 0) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), want - at));
-    if ((err = PwriteAll(file->fd, std::string_view(kZeros).substr(0, n), at)) == 0) at += n;
+    uint64_t n = std::min<uint64_t>(1 << 20, want - at);
+    if (WriteZeros(file->fd, at, n, &err) == n) at += n;
   }
   if (at < end) return Status::Unavailable(fmt::format("{}: cannot reserve space for the log: {}", dir_, Err(err)));
   FAULTLINE_RETURN_IF_ERROR(SyncLog(file->fd));

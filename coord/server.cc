@@ -34,6 +34,16 @@ constexpr uint64_t kTimerTag = 4;
 constexpr uint64_t kEnsembleTag = 5;
 constexpr int64_t kContainerCheckMs = 60000;
 
+// Writes the tree into an open snapshot file a megabyte at a time.
+Status WriteTree(const DataTree& tree, SnapshotWriter* file) {
+  Status st = Status::Ok();
+  tree.SerializeTo(1 << 20, [&](std::string_view piece) {
+    st = file->Write(piece);
+    return st.ok();
+  });
+  return st;
+}
+
 const char* OpName(int32_t type) {
   switch (type) {
     case op::kCreate: return "CREA";
@@ -181,7 +191,10 @@ Status Server::Start() {
   if (!ens_ && (recovery_.snapshot_zxid < 0 || recovery_.log_cut)) {
     std::string path = fmt::format("{}/snapshot.{:x}", log_dir_, tree_.last_zxid());
     Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}", Hex(tree_.last_zxid()), path);
-    Status st = WriteSnapshot(log_dir_, tree_.last_zxid(), tree_.Serialize());
+    SnapshotWriter file(log_dir_, tree_.last_zxid());
+    Status st = file.Open();
+    if (st.ok()) st = WriteTree(tree_, &file);
+    if (st.ok()) st = file.Commit();
     if (!st.ok()) return st.Annotate("startup snapshot");
     PurgeOldFiles(log_dir_, config_.snap_retain_count);
     txns_since_snapshot_ = 0;
@@ -771,15 +784,16 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
           data_watches_[path].insert(c->id);
           c->data_watches.insert(path);
         }
-        w.Buffer(node->data);
+        w.Buffer(node->data());
         WriteStat(w, VisibleStat(*node));
       } else {
         if (watch) {
           child_watches_[path].insert(c->id);
           c->child_watches.insert(path);
         }
-        w.Int(static_cast<int32_t>(node->children.size()));
-        for (const auto& child : node->children) w.String(child);
+        std::vector<std::string_view> children = node->children();
+        w.Int(static_cast<int32_t>(children.size()));
+        for (std::string_view child : children) w.String(child);
         if (type == op::kGetChildren2) WriteStat(w, VisibleStat(*node));
       }
       return reply(err::kOk);
@@ -844,16 +858,14 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
       const Node* node = tree_.Find(path);
       if (!node) return reply(err::kNoNode);
       int32_t count = 0;
-      std::vector<std::string> stack = {path};
+      std::vector<const Node*> stack = {node};
       while (!stack.empty()) {
-        std::string p = std::move(stack.back());
+        const Node* n = stack.back();
         stack.pop_back();
-        const Node* n = tree_.Find(p);
-        if (!n) continue;
-        for (const auto& child : n->children) {
+        n->ForEachChild([&](const Node& child) {
           ++count;
-          stack.push_back(p == "/" ? "/" + child : p + "/" + child);
-        }
+          stack.push_back(&child);
+        });
       }
       w.Int(count);
       return reply(err::kOk);
@@ -902,7 +914,7 @@ void Server::HandleSetWatches(Connection* c, JuteReader& r, bool v2) {
     const Node* node = tree_.Find(path);
     if (!node) {
       notify(event::kNodeDeleted, path);
-    } else if (node->stat.mzxid > rel) {
+    } else if (node->stat().mzxid > rel) {
       notify(event::kNodeDataChanged, path);
     } else {
       data_watches_[path].insert(c->id);
@@ -921,7 +933,7 @@ void Server::HandleSetWatches(Connection* c, JuteReader& r, bool v2) {
     const Node* node = tree_.Find(path);
     if (!node) {
       notify(event::kNodeDeleted, path);
-    } else if (node->stat.pzxid > rel) {
+    } else if (node->stat().pzxid > rel) {
       notify(event::kNodeChildrenChanged, path);
     } else {
       child_watches_[path].insert(c->id);
@@ -1230,12 +1242,18 @@ void Server::MaybeSnapshot() {
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   const int64_t zxid = tree_.last_zxid();
   const int retain = config_.snap_retain_count;
-  std::function<Status(std::string_view)> write;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::function<Status()> finish;  // the snapshot thread's part
   std::string where;
   if (ens_) {
-    // The ensemble's storage writes it and lets the core forget the log it covers.
+    // The ensemble's storage writes it whole and lets the core forget the log it covers.
     EnsembleBridge* ens = ens_.get();
-    write = [ens, zxid, retain](std::string_view data) { return ens->SaveSnapshot(zxid, data, retain); };
+    auto payload = std::make_shared<std::string>(tree_.Serialize());
+    finish = [ens, zxid, retain, payload] {
+      Status s = ens->SaveSnapshot(zxid, *payload, retain);
+      std::string().swap(*payload);
+      return s;
+    };
     where = log_dir_;
   } else {
     Status st = log_->Roll(zxid + 1);
@@ -1244,22 +1262,33 @@ void Server::MaybeSnapshot() {
       txns_since_snapshot_ = snapshot_threshold_ / 2;
       return;
     }
+    // The tree goes straight into the file (the page cache, so this is quick) instead of
+    // into a copy in memory as large as the tree; the fsync, the slow part, is the thread's.
+    // (shared_ptr: std::function wants a closure it can copy.)
+    auto file = std::make_shared<SnapshotWriter>(log_dir_, zxid);
+    st = file->Open();
+    if (st.ok()) st = WriteTree(tree_, file.get());
+    txns_since_snapshot_ = 0;
+    if (!st.ok()) {
+      Log(LogLevel::kError, "SyncRequestProcessor@0",
+          "Unable to take a snapshot at {}: {}; the previous snapshot and the logs are kept", Hex(zxid), st.message());
+      return;
+    }
     std::string dir = log_dir_;
-    write = [dir, zxid, retain](std::string_view data) {
-      Status s = WriteSnapshot(dir, zxid, data);
+    finish = [file, dir, retain] {
+      Status s = file->Commit();
       if (s.ok()) PurgeOldFiles(dir, retain);
       return s;
     };
     where = fmt::format("{}/snapshot.{:x}", log_dir_, zxid);
   }
   txns_since_snapshot_ = 0;
-  std::string payload = tree_.Serialize();
   snapshot_running_ = true;
-  snapshot_thread_ = std::thread([this, zxid, where, write = std::move(write), payload = std::move(payload)]() mutable {
+  snapshot_thread_ = std::thread([this, zxid, t0, where, finish = std::move(finish)]() mutable {
     pthread_setname_np(pthread_self(), "Snapshot Thread");
     Log(LogLevel::kInfo, "FileTxnSnapLog@0", "Snapshotting: {} to {}", Hex(zxid), where);
-    auto t0 = std::chrono::steady_clock::now();
-    Status s = write(payload);
+    Status s = finish();
+    finish = nullptr;
     if (s.ok()) {
       snapshots_taken_++;
       last_snapshot_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -1267,7 +1296,6 @@ void Server::MaybeSnapshot() {
       Log(LogLevel::kError, "SyncRequestProcessor@0",
           "Unable to take a snapshot at {}: {}; the previous snapshot and the logs are kept", Hex(zxid), s.message());
     }
-    std::string().swap(payload);
     malloc_trim(0);
     snapshot_running_ = false;
   });

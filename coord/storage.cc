@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -239,21 +240,10 @@ Status TxnLogWriter::Open(int64_t first_zxid) {
 // transaction is accepted, never in the middle of a record.
 Status TxnLogWriter::Reserve(size_t end) {
   if (end <= alloc_end_) return Status::Ok();
-  static const std::string kZeros(1 << 20, '\0');
   size_t step = std::min<size_t>(static_cast<size_t>(prealloc_), 4u << 20);
   size_t want = std::max(end, alloc_end_ + step);
-  size_t at = alloc_end_;
   int err = 0;
-  while (at < want) {
-    size_t n = std::min(kZeros.size(), want - at);
-    ssize_t w = pwrite(fd_, kZeros.data(), n, static_cast<off_t>(at));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      err = w < 0 ? errno : ENOSPC;
-      break;
-    }
-    at += static_cast<size_t>(w);
-  }
+  size_t at = alloc_end_ + static_cast<size_t>(WriteZeros(fd_, alloc_end_, want - alloc_end_, &err));
   if (at < end) {
     return Status::Unavailable("cannot reserve space in the transaction log: " + ErrnoText(err ? err : ENOSPC));
   }
@@ -262,6 +252,30 @@ Status TxnLogWriter::Reserve(size_t end) {
   }
   alloc_end_ = at;
   return Status::Ok();
+}
+
+uint64_t WriteZeros(int fd, uint64_t offset, uint64_t len, int* err) {
+  // One small block of zeros, repeated: a megabyte of them would stay resident for good.
+  static const char kZeros[64 << 10] = {};
+  constexpr size_t kBlocks = 16;
+  uint64_t done = 0;
+  while (done < len) {
+    iovec iov[kBlocks];
+    size_t count = 0;
+    for (uint64_t left = len - done; count < kBlocks && left > 0; ++count) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof kZeros, left));
+      iov[count] = iovec{const_cast<char*>(kZeros), n};
+      left -= n;
+    }
+    ssize_t w = pwritev(fd, iov, static_cast<int>(count), static_cast<off_t>(offset + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      *err = w < 0 ? errno : ENOSPC;
+      break;
+    }
+    done += static_cast<uint64_t>(w);
+  }
+  return done;
 }
 
 Status TxnLogWriter::Append(const Txn& txn) {
@@ -363,38 +377,75 @@ void TxnLogWriter::SyncLoop() {
 }
 
 Status WriteSnapshot(const std::string& dir, int64_t zxid, std::string_view payload) {
-  std::string name = dir + "/snapshot." + fmt::format("{:x}", zxid);
-  std::string tmp = name + ".tmp";
+  SnapshotWriter file(dir, zxid);
+  FAULTLINE_RETURN_IF_ERROR(file.Open());
+  FAULTLINE_RETURN_IF_ERROR(file.Write(payload));
+  return file.Commit();
+}
+
+SnapshotWriter::SnapshotWriter(std::string dir, int64_t zxid)
+    : dir_(std::move(dir)), name_(dir_ + "/snapshot." + fmt::format("{:x}", zxid)), tmp_(name_ + ".tmp") {}
+
+SnapshotWriter::~SnapshotWriter() {
+  if (fd_ < 0) return;
+  close(fd_);
+  unlink(tmp_.c_str());
+}
+
+Status SnapshotWriter::Fail(const std::string& what) {
+  int e = errno;
+  if (fd_ >= 0) {
+    close(fd_);
+    unlink(tmp_.c_str());
+    fd_ = -1;
+  }
+  return Status::Unavailable(tmp_ + ": " + what + ": " + ErrnoText(e));
+}
+
+Status SnapshotWriter::Open() {
+  fd_ = open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) return Status::Unavailable(tmp_ + ": " + ErrnoText(errno));
+  // The header (checksum and length) is known only at the end; Commit() writes it.
+  if (lseek(fd_, static_cast<off_t>(kSnapshotHeaderSize), SEEK_SET) < 0) return Fail("seek");
+  return Status::Ok();
+}
+
+Status SnapshotWriter::Write(std::string_view bytes) {
+  if (fd_ < 0) return Status::Unavailable(tmp_ + ": not open");
+  crc_ = Crc32c(bytes, crc_);
+  length_ += bytes.size();
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = write(fd_, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Fail("write");
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status SnapshotWriter::Commit() {
+  if (fd_ < 0) return Status::Unavailable(tmp_ + ": not open");
   std::string header = "QSNF";
-  PutU32(&header, Crc32c(payload));
-  uint64_t len = payload.size();
-  PutU32(&header, static_cast<uint32_t>(len >> 32));
-  PutU32(&header, static_cast<uint32_t>(len));
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Unavailable(tmp + ": " + ErrnoText(errno));
-  auto fail = [&](const std::string& what) {
-    int e = errno;
-    close(fd);
-    unlink(tmp.c_str());
-    return Status::Unavailable(tmp + ": " + what + ": " + ErrnoText(e));
-  };
-  for (std::string_view part : {std::string_view(header), payload}) {
-    size_t done = 0;
-    while (done < part.size()) {
-      ssize_t n = write(fd, part.data() + done, part.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return fail("write");
-      done += static_cast<size_t>(n);
-    }
+  PutU32(&header, crc_);
+  PutU32(&header, static_cast<uint32_t>(length_ >> 32));
+  PutU32(&header, static_cast<uint32_t>(length_));
+  size_t done = 0;
+  while (done < header.size()) {
+    ssize_t n = pwrite(fd_, header.data() + done, header.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Fail("write");
+    done += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0) return fail("fsync");
-  close(fd);
-  if (rename(tmp.c_str(), name.c_str()) != 0) {
+  if (fsync(fd_) != 0) return Fail("fsync");
+  close(fd_);
+  fd_ = -1;
+  if (rename(tmp_.c_str(), name_.c_str()) != 0) {
     int e = errno;
-    unlink(tmp.c_str());
-    return Status::Unavailable(name + ": rename: " + ErrnoText(e));
+    unlink(tmp_.c_str());
+    return Status::Unavailable(name_ + ": rename: " + ErrnoText(e));
   }
-  return SyncDir(dir);
+  return SyncDir(dir_);
 }
 
 std::vector<std::pair<int64_t, std::string>> ListZxidFiles(const std::string& dir, const std::string& prefix) {
@@ -436,11 +487,11 @@ Status Recover(const std::string& dir, DataTree* tree, RecoveryResult* result) {
     Log(LogLevel::kInfo, "FileSnap@0", "Reading snapshot {}", it->second);
     std::string bytes;
     Status st = ReadWholeFile(it->second, &bytes);
-    bool ok = st.ok() && bytes.size() >= 16 && bytes.substr(0, 4) == "QSNF";
+    bool ok = st.ok() && bytes.size() >= kSnapshotHeaderSize && bytes.substr(0, 4) == "QSNF";
     if (ok) {
       uint32_t crc = GetU32(bytes.data() + 4);
       uint64_t len = (uint64_t{GetU32(bytes.data() + 8)} << 32) | GetU32(bytes.data() + 12);
-      std::string_view payload = std::string_view(bytes).substr(16);
+      std::string_view payload = std::string_view(bytes).substr(kSnapshotHeaderSize);
       ok = payload.size() == len && Crc32c(payload) == crc && tree->Deserialize(payload);
     }
     if (ok) {

@@ -35,6 +35,7 @@ namespace faultline::coord {
 uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
 
 inline constexpr size_t kLogHeaderSize = 16;
+inline constexpr size_t kSnapshotHeaderSize = 16;  // "QSNF" crc32c:u32 length:u64
 inline constexpr uint32_t kMaxRecordSize = 64u << 20;
 
 // The outcome of reading one log file's bytes.
@@ -51,6 +52,10 @@ LogScan ScanLog(std::string_view bytes, int64_t expected_zxid, const std::functi
 
 // Encodes one log record (header included) for a Txn.
 std::string EncodeLogRecord(const Txn& txn);
+
+// Writes len zero bytes at offset, to reserve log space; returns how many it wrote, and
+// when that is short of len sets *err to why (ENOSPC when a write wrote nothing).
+uint64_t WriteZeros(int fd, uint64_t offset, uint64_t len, int* err);
 
 // Takes records from the server thread and makes them durable on its own sync thread,
 // which does all the writing and syncing: the server thread only buffers, so it never
@@ -123,6 +128,33 @@ class TxnLogWriter {
 
 // Writes snapshot.<zxid> atomically into dir. Leaves nothing behind on failure.
 Status WriteSnapshot(const std::string& dir, int64_t zxid, std::string_view payload);
+
+// The same file written in pieces, so a snapshot can go from the tree to the file without
+// a copy of the whole tree in memory, and in two steps, so the slow part can run on
+// another thread: Write() puts payload bytes in snapshot.<zxid>.tmp, Commit() fills in the
+// header, fsyncs and renames it into place. A writer destroyed uncommitted (or whose
+// Write or Commit failed) removes its temporary file. One thread at a time.
+class SnapshotWriter {
+ public:
+  SnapshotWriter(std::string dir, int64_t zxid);
+  ~SnapshotWriter();
+  SnapshotWriter(const SnapshotWriter&) = delete;
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  Status Open();
+  Status Write(std::string_view bytes);
+  Status Commit();
+
+ private:
+  Status Fail(const std::string& what);
+
+  std::string dir_;
+  std::string name_;
+  std::string tmp_;
+  int fd_ = -1;
+  uint32_t crc_ = 0;
+  uint64_t length_ = 0;
+};
 
 // Removes snapshots beyond the newest `retain` and the logs only they needed.
 void PurgeOldFiles(const std::string& dir, int retain);

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "coord/jute.h"
 #include "coord/records.h"
@@ -140,6 +142,43 @@ TEST(Snapshots, NewestValidSnapshotThenTheLogAfterIt) {
   EXPECT_EQ(result.replayed, 2);
   EXPECT_EQ(back.last_zxid(), 12);
   EXPECT_NE(back.Find("/s12"), nullptr);
+}
+
+TEST(Snapshots, WrittenInPiecesFromTheTree) {
+  TempDir dir;
+  DataTree tree;
+  for (int i = 1; i <= 300; ++i) tree.Apply(CreateTxn(i, "/p" + std::to_string(i)));
+  {
+    SnapshotWriter file(dir.path(), 300);
+    ASSERT_TRUE(file.Open().ok());
+    ASSERT_TRUE(tree.SerializeTo(1000, [&](std::string_view piece) { return file.Write(piece).ok(); }));
+    EXPECT_TRUE(fs::exists(dir.path() + "/snapshot.12c.tmp"));
+    EXPECT_FALSE(fs::exists(dir.path() + "/snapshot.12c"));
+    ASSERT_TRUE(file.Commit().ok());
+  }
+  EXPECT_FALSE(fs::exists(dir.path() + "/snapshot.12c.tmp"));
+  // Byte for byte what WriteSnapshot makes of the whole payload.
+  TempDir whole;
+  ASSERT_TRUE(WriteSnapshot(whole.path(), 300, tree.Serialize()).ok());
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read(dir.path() + "/snapshot.12c"), read(whole.path() + "/snapshot.12c"));
+  DataTree back;
+  RecoveryResult result;
+  ASSERT_TRUE(Recover(dir.path(), &back, &result).ok());
+  EXPECT_EQ(result.snapshot_zxid, 300);
+  EXPECT_EQ(back.node_count(), tree.node_count());
+  EXPECT_NE(back.Find("/p300"), nullptr);
+  // A writer given up on leaves nothing behind.
+  {
+    SnapshotWriter file(dir.path(), 400);
+    ASSERT_TRUE(file.Open().ok());
+    ASSERT_TRUE(file.Write("partial").ok());
+  }
+  EXPECT_FALSE(fs::exists(dir.path() + "/snapshot.190.tmp"));
+  EXPECT_FALSE(fs::exists(dir.path() + "/snapshot.190"));
 }
 
 TEST(Snapshots, PurgeKeepsWhatRecoveryNeeds) {
