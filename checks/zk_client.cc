@@ -148,20 +148,28 @@ int ZkClient::negotiated_timeout_ms() const {
   return zh ? zoo_recv_timeout(zh) : 0;
 }
 
-ZkError ZkClient::Map(int rc, const std::string& what, const std::string& path, Status* why) const {
-  ZkError e;
+namespace {
+
+ZkError ErrorOf(int rc) {
   switch (rc) {
     case ZOK: return ZkError::kOk;
-    case ZNONODE: e = ZkError::kNoNode; break;
-    case ZNODEEXISTS: e = ZkError::kNodeExists; break;
-    case ZBADVERSION: e = ZkError::kBadVersion; break;
-    case ZNOTEMPTY: e = ZkError::kNotEmpty; break;
+    case ZNONODE: return ZkError::kNoNode;
+    case ZNODEEXISTS: return ZkError::kNodeExists;
+    case ZBADVERSION: return ZkError::kBadVersion;
+    case ZNOTEMPTY: return ZkError::kNotEmpty;
     case ZCONNECTIONLOSS:
-    case ZOPERATIONTIMEOUT: e = ZkError::kConnectionLoss; break;
+    case ZOPERATIONTIMEOUT: return ZkError::kConnectionLoss;
     case ZSESSIONEXPIRED:
-    case ZINVALIDSTATE: e = ZkError::kSessionExpired; break;
-    default: e = ZkError::kOther; break;
+    case ZINVALIDSTATE: return ZkError::kSessionExpired;
+    default: return ZkError::kOther;
   }
+}
+
+}  // namespace
+
+ZkError ZkClient::Map(int rc, const std::string& what, const std::string& path, Status* why) const {
+  const ZkError e = ErrorOf(rc);
+  if (e == ZkError::kOk) return e;
   if (why) {
     std::string msg = "zookeeper " + options_.connect + ": " + what + " " + path + ": " + ZkErrorText(rc);
     *why = (e == ZkError::kNoNode) ? Status::NotFound(msg) : Status::Unavailable(msg);
@@ -265,20 +273,6 @@ struct CreateCall {
   std::function<void(ZkError, const std::string&)> done;
 };
 
-ZkError ErrorOf(int rc) {
-  switch (rc) {
-    case ZOK: return ZkError::kOk;
-    case ZNONODE: return ZkError::kNoNode;
-    case ZNODEEXISTS: return ZkError::kNodeExists;
-    case ZSESSIONEXPIRED:
-    case ZINVALIDSTATE: return ZkError::kSessionExpired;
-    case ZCONNECTIONLOSS:
-    case ZOPERATIONTIMEOUT:
-    case ZCLOSING: return ZkError::kConnectionLoss;
-    default: return ZkError::kOther;
-  }
-}
-
 struct SyncCall {
   std::mutex mu;
   std::condition_variable cv;
@@ -297,7 +291,10 @@ bool ZkClient::CreateSequentialAsync(const std::string& prefix, const std::strin
       zh, prefix.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE, ZOO_SEQUENCE,
       [](int rc, const char* value, const void* ctx) {
         std::unique_ptr<CreateCall> c(static_cast<CreateCall*>(const_cast<void*>(ctx)));
-        c->done(ErrorOf(rc), rc == ZOK && value ? std::string(value) : std::string());
+        // A handle closing first answers ZCLOSING: the write's fate is as unknown as after a
+        // lost connection.
+        c->done(rc == ZCLOSING ? ZkError::kConnectionLoss : ErrorOf(rc),
+                rc == ZOK && value ? std::string(value) : std::string());
       },
       call);
   if (rc != ZOK) {

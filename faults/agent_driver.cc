@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/strings.h"
 #include "faults/agent_protocol.h"
 #include "faults/command_fault.h"
 
@@ -21,11 +22,6 @@ namespace proto = agent_protocol;
 namespace {
 
 bool Executable(const std::string& p) { return !p.empty() && access(p.c_str(), X_OK) == 0; }
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // Runs `path --version` on the host: true when it is our agent at our version. Failing to
 // run anything at all (the host, not the file) is an error, not "absent".
@@ -89,7 +85,7 @@ Status EnsureAgent(Transport& t, const json& vars, std::string* path) {
   home_req.argv = {"sh", "-c", "printf %s \"$HOME\""};
   ExecResult home;
   FAULTLINE_RETURN_IF_ERROR(t.Exec(home_req, &home).Annotate(t.host()));
-  std::string dir = Trim(home.stdout_data);
+  std::string dir = TrimRight(home.stdout_data);
   if (dir.empty()) dir = "/tmp";
   dir += "/.cache/faultline";
   std::string local = LocalAgentBinary();
@@ -108,7 +104,7 @@ Status EnsureAgent(Transport& t, const json& vars, std::string* path) {
   ExecResult mk_res;
   FAULTLINE_RETURN_IF_ERROR(t.Exec(mk, &mk_res).Annotate(t.host()));
   if (mk_res.exit_status != 0) {
-    return Status::Unavailable(t.host() + ": cannot create " + dir + ": " + Trim(mk_res.stderr_data));
+    return Status::Unavailable(t.host() + ": cannot create " + dir + ": " + TrimRight(mk_res.stderr_data));
   }
   FAULTLINE_RETURN_IF_ERROR(t.Upload(local, *path, 0755).Annotate(t.host() + ": uploading the agent"));
   FAULTLINE_RETURN_IF_ERROR(AgentThere(t, *path, &there));

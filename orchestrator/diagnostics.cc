@@ -7,6 +7,9 @@
 #include <set>
 #include <thread>
 
+#include "base/strings.h"
+#include "checks/zk_probe_util.h"
+
 namespace faultline {
 
 namespace {
@@ -14,11 +17,6 @@ namespace {
 constexpr long long kMaxLogBytes = 16ll << 20;  // per log, per drill
 constexpr int kMaxCaptureSeconds = 1800;        // a capture never outlives a stuck run by long
 constexpr int kMaxCapturePackets = 500000;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // File names from host and log names: letters, digits, '.', '_' and '-' only.
 std::string Safe(const std::string& s) {
@@ -69,14 +67,7 @@ Diagnostics::Diagnostics(const Inventory& inventory, std::vector<std::string> ho
     : inventory_(inventory), report_dir_(std::move(report_dir)), drill_(std::move(drill)),
       run_id_(std::move(run_id)), transport_(std::move(transport)) {
   std::set<std::string> all(hosts.begin(), hosts.end());
-  std::string zk_group = "zookeeper";
-  for (const auto& [name, h] : inventory_.hosts) {
-    std::string g = h.VarString("zookeeper_group");
-    if (!g.empty()) {
-      zk_group = g;
-      break;
-    }
-  }
+  const std::string zk_group = InventoryVar(inventory_, "zookeeper_group", "zookeeper");
   for (const auto& [name, h] : inventory_.hosts) {
     if (h.InGroup(zk_group)) all.insert(name);
   }
@@ -133,7 +124,7 @@ void Diagnostics::BeginHost(const std::string& host, HostState* st) {
   for (const auto& [name, path] : st->logs) {
     ExecResult res;
     if (Run(t, {"stat", "-c", "%s", path}, &res).ok() && res.exit_status == 0) {
-      st->log_offsets[name] = std::atoll(Trim(res.stdout_data).c_str());
+      st->log_offsets[name] = std::atoll(TrimRight(res.stdout_data).c_str());
     } else {
       st->log_offsets[name] = 0;  // not there yet: whatever appears is of the window
     }
@@ -155,7 +146,7 @@ void Diagnostics::BeginHost(const std::string& host, HostState* st) {
   Status s = Run(t, argv, &res);
   std::string why;
   if (!s.ok() || res.exit_status != 0) {
-    why = !s.ok() ? s.message() : Trim(res.stdout_data + res.stderr_data);
+    why = !s.ok() ? s.message() : TrimRight(res.stdout_data + res.stderr_data);
   } else {
     // The faults wait until the capture listens: what they do must be in it.
     why = "tcpdump did not start listening within 5 s";
@@ -168,7 +159,7 @@ void Diagnostics::BeginHost(const std::string& host, HostState* st) {
       }
       if (err.stdout_data.find("tcpdump: ") != std::string::npos &&
           err.stdout_data.find("data link type") == std::string::npos) {
-        why = Trim(err.stdout_data);
+        why = TrimRight(err.stdout_data);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -242,7 +233,7 @@ void Diagnostics::EndHost(const std::string& host, HostState* st, Journal* journ
   if (!st->pcap.empty()) {
     ExecResult res;
     Run(t, {"cat", st->pcap + ".pid"}, &res);
-    std::string pid = Trim(res.stdout_data);
+    std::string pid = TrimRight(res.stdout_data);
     if (!pid.empty() && std::all_of(pid.begin(), pid.end(), ::isdigit)) {
       Run(t, {"kill", "-INT", pid}, &res);
       // tcpdump writes out what it buffered and, last, its counts; wait for those, briefly.
@@ -262,7 +253,7 @@ void Diagnostics::EndHost(const std::string& host, HostState* st, Journal* journ
       ExecResult err;
       Run(t, {"cat", st->pcap + ".err"}, &err);
       Note(journal, "diagnostics: no capture from " + host + ": " +
-                        Trim(!s.ok() ? s.message() : err.stdout_data.empty() ? "empty" : err.stdout_data));
+                        TrimRight(!s.ok() ? s.message() : err.stdout_data.empty() ? "empty" : err.stdout_data));
     }
     Run(t, {"rm", "-f", st->pcap, st->pcap + ".pid", st->pcap + ".err"}, &data);
   }
@@ -272,7 +263,7 @@ void Diagnostics::EndHost(const std::string& host, HostState* st, Journal* journ
     // A log that is now shorter was started anew (a restart that truncates it): all of it
     // belongs to the window.
     if (Run(t, {"stat", "-c", "%s", path}, &res).ok() && res.exit_status == 0 &&
-        std::atoll(Trim(res.stdout_data).c_str()) < from) {
+        std::atoll(TrimRight(res.stdout_data).c_str()) < from) {
       from = 0;
     }
     Status s = Run(t, {"tail", "-c", "+" + std::to_string(from + 1), path}, &res, 60000);
