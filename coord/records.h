@@ -22,6 +22,7 @@ struct Stat {
   int32_t data_length = 0;
   int32_t num_children = 0;
   int64_t pzxid = 0;
+  bool operator==(const Stat&) const = default;
 };
 void WriteStat(JuteWriter& w, const Stat& s);
 Stat ReadStat(JuteReader& r);
