@@ -42,6 +42,12 @@ class Status {
     return Status(code_, std::string(where) + ": " + message_);
   }
 
+  // Adds to the end of the message: message + " (command 2 of 3)".
+  Status Append(std::string_view more) const {
+    if (ok()) return *this;
+    return Status(code_, message_ + std::string(more));
+  }
+
   // "invalid: file:3:7: unknown key ..."; "ok" for success.
   std::string ToString() const;
   static const char* CodeName(Code code);

@@ -1,7 +1,11 @@
 // quorumd against Apache ZooKeeper 3.8 standalone, side by side in one run, through the
 // official C client: synchronous create and setData (1 and 16 clients; throughput, p50,
 // p99), getData throughput, resident memory idle and with 100,000 znodes, and start-up
-// time with that tree. Same zoo.cfg settings for both; fsync on (ZooKeeper's forceSync
+// time with that tree. Each client is a session with one call outstanding at a time (a
+// closed loop: the next call goes out when the last answer is in), driven from the C
+// client's completion thread, so that the load generator, which shares the machine's two
+// cores with the server, costs little; the server's CPU time per 1,000 calls is read from
+// /proc beside each throughput. Same zoo.cfg settings for both; fsync on (ZooKeeper's forceSync
 // default, quorumd's too). Prints a table and the ratios.
 //
 // usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick] [--memory]
@@ -17,7 +21,7 @@
 #include <zookeeper.h>
 
 #include <algorithm>
-#include <atomic>
+#include <iterator>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -64,6 +68,26 @@ long RssKb(pid_t pid) {
   return -1;
 }
 
+// CPU time (user + system) a process has used, in milliseconds; -1 when it is gone.
+double CpuMs(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::vector<std::string> fields;
+  size_t pos = close + 2;
+  while (pos < text.size() && fields.size() < 15) {
+    size_t sp = text.find(' ', pos);
+    fields.push_back(text.substr(pos, sp - pos));
+    if (sp == std::string::npos) break;
+    pos = sp + 1;
+  }
+  if (fields.size() < 13) return -1;
+  // Fields 14 and 15 of stat (utime, stime), counted from 3 after the command name.
+  double ticks = std::stod(fields[11]) + std::stod(fields[12]);
+  return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 class Server {
  public:
   Server(std::string name, bool reference, std::string quorumd, std::string refzk, int port)
@@ -108,6 +132,7 @@ class Server {
     pid_ = -1;
   }
   long Rss() const { return RssKb(pid_); }
+  pid_t pid() const { return pid_; }
   std::string hosts() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& name() const { return name_; }
 
@@ -137,39 +162,124 @@ struct Result {
   double ops_per_s = 0;
   double p50_ms = 0;
   double p99_ms = 0;
+  double server_cpu_ms_per_kop = 0;  // the server's CPU time per 1,000 calls
   long errors = 0;
 };
 
-// `clients` threads, each with its own session, each doing `per_client` calls of `op`.
-template <typename Op>
-Result Run(const std::string& hosts, int clients, int per_client, Op op) {
-  std::vector<zhandle_t*> handles;
-  for (int i = 0; i < clients; ++i) handles.push_back(Connect(hosts));
-  std::vector<std::vector<double>> lat(static_cast<size_t>(clients));
-  std::atomic<long> errors{0};
-  std::vector<std::thread> threads;
-  auto t0 = Clock::now();
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      auto& mine = lat[static_cast<size_t>(c)];
-      mine.reserve(static_cast<size_t>(per_client));
-      for (int i = 0; i < per_client; ++i) {
-        auto s = Clock::now();
-        if (op(handles[static_cast<size_t>(c)], c, i) != ZOK) errors++;
-        mine.push_back(Ms(Clock::now() - s));
-      }
-    });
+// One client of a closed loop: a session that has one call outstanding at a time and makes
+// the next when the last one's answer is in, from the C client's completion thread.
+struct LoopClient;
+using IssueFn = int (*)(LoopClient*);
+
+struct Loop {
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0;
+};
+
+struct LoopClient {
+  zhandle_t* zh = nullptr;
+  int c = 0;
+  int i = 0;
+  int n = 0;
+  const std::string* value = nullptr;
+  const char* dir = nullptr;
+  int round = 0;
+  int modulo = 0;
+  IssueFn issue = nullptr;
+  Clock::time_point start;
+  std::vector<double> lat;
+  long errors = 0;
+  Loop* loop = nullptr;
+  char path[64] = "";
+  char buf[256] = "";
+};
+
+void Next(LoopClient* lc);
+
+void Done(LoopClient* lc, int rc) {
+  lc->lat.push_back(Ms(Clock::now() - lc->start));
+  if (rc != ZOK) lc->errors++;
+  lc->i++;
+  Next(lc);
+}
+
+// Issues the client's next call, or says it has finished. A call the library refuses at
+// once counts as failed and the loop goes on.
+void Next(LoopClient* lc) {
+  while (lc->i < lc->n) {
+    lc->start = Clock::now();
+    if (lc->issue(lc) == ZOK) return;
+    lc->lat.push_back(Ms(Clock::now() - lc->start));
+    lc->errors++;
+    lc->i++;
   }
-  for (auto& t : threads) t.join();
+  std::lock_guard<std::mutex> lock(lc->loop->mu);
+  if (--lc->loop->running == 0) lc->loop->cv.notify_all();
+}
+
+void StringDone(int rc, const char*, const void* data) { Done(static_cast<LoopClient*>(const_cast<void*>(data)), rc); }
+void StatDone(int rc, const Stat*, const void* data) { Done(static_cast<LoopClient*>(const_cast<void*>(data)), rc); }
+void DataDone(int rc, const char*, int, const Stat*, const void* data) {
+  Done(static_cast<LoopClient*>(const_cast<void*>(data)), rc);
+}
+
+int IssueCreate(LoopClient* lc) {
+  snprintf(lc->path, sizeof lc->path, "%s/c%02d-%d-%06d", lc->dir, lc->c, lc->round, lc->i);
+  return zoo_acreate(lc->zh, lc->path, lc->value->data(), static_cast<int>(lc->value->size()), &ZOO_OPEN_ACL_UNSAFE,
+                     0, StringDone, lc);
+}
+int IssueSet(LoopClient* lc) {
+  snprintf(lc->path, sizeof lc->path, "%s/c%02d-%d-%06d", lc->dir, lc->c, lc->round, lc->i);
+  return zoo_aset(lc->zh, lc->path, lc->value->data(), static_cast<int>(lc->value->size()), -1, StatDone, lc);
+}
+int IssueGet(LoopClient* lc) {
+  snprintf(lc->path, sizeof lc->path, "%s/c%02d-%d-%06d", lc->dir, lc->c, lc->round, lc->i % lc->modulo);
+  return zoo_aget(lc->zh, lc->path, 0, DataDone, lc);
+}
+
+// `clients` sessions, each a closed loop of `per_client` calls (`issue`), all started at
+// once; the server's CPU time over the run is read from /proc.
+Result Run(const std::string& hosts, pid_t server, int clients, int per_client, IssueFn issue, const char* dir,
+           int round, const std::string& value, int modulo = 1) {
+  Loop loop;
+  std::vector<LoopClient> lcs(static_cast<size_t>(clients));
+  for (int c = 0; c < clients; ++c) {
+    LoopClient& lc = lcs[static_cast<size_t>(c)];
+    lc.zh = Connect(hosts);
+    lc.c = c;
+    lc.n = per_client;
+    lc.value = &value;
+    lc.dir = dir;
+    lc.round = round;
+    lc.modulo = modulo;
+    lc.issue = issue;
+    lc.loop = &loop;
+    lc.lat.reserve(static_cast<size_t>(per_client));
+  }
+  double cpu0 = CpuMs(server);
+  auto t0 = Clock::now();
+  loop.running = clients;
+  for (auto& lc : lcs) Next(&lc);
+  {
+    std::unique_lock<std::mutex> lock(loop.mu);
+    loop.cv.wait(lock, [&] { return loop.running == 0; });
+  }
   double secs = Ms(Clock::now() - t0) / 1000.0;
+  double cpu = CpuMs(server) - cpu0;
   std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  long errors = 0;
+  for (auto& lc : lcs) {
+    all.insert(all.end(), lc.lat.begin(), lc.lat.end());
+    errors += lc.errors;
+  }
   std::sort(all.begin(), all.end());
-  for (auto* zh : handles) zookeeper_close(zh);
+  for (auto& lc : lcs) zookeeper_close(lc.zh);
   Result r;
   r.ops_per_s = static_cast<double>(all.size()) / secs;
   r.p50_ms = all.empty() ? 0 : all[all.size() / 2];
   r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
+  r.server_cpu_ms_per_kop = all.empty() ? 0 : cpu * 1000.0 / static_cast<double>(all.size());
   r.errors = errors;
   return r;
 }
@@ -282,32 +392,13 @@ int main(int argc, char** argv) {
     zoo_create(setup, "/b16", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
     zookeeper_close(setup);
   }
-  auto create = [&](const char* dir, int round) {
-    return [&, dir, round](zhandle_t* zh, int c, int i) {
-      char path[64];
-      snprintf(path, sizeof path, "%s/c%02d-%d-%06d", dir, c, round, i);
-      return zoo_create(zh, path, value.data(), static_cast<int>(value.size()), &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
-    };
-  };
-  auto set = [&](const char* dir, int round) {
-    return [&, dir, round](zhandle_t* zh, int c, int i) {
-      char path[64];
-      snprintf(path, sizeof path, "%s/c%02d-%d-%06d", dir, c, round, i);
-      return zoo_set(zh, path, value.data(), static_cast<int>(value.size()), -1);
-    };
-  };
-  auto get = [&](zhandle_t* zh, int c, int i) {
-    char path[64], buf[256];
-    int len = sizeof buf;
-    snprintf(path, sizeof path, "/b16/c%02d-0-%06d", c, i % multi);
-    return zoo_get(zh, path, 0, buf, &len, nullptr);
-  };
   // The machine is shared and its disk noisy: every workload runs twice on each server,
   // interleaved (zookeeper, quorumd, quorumd, zookeeper), and the two runs are averaged.
   auto merge = [](Result& into, const Result& r) {
     into.ops_per_s += r.ops_per_s / 2;
     into.p50_ms += r.p50_ms / 2;
     into.p99_ms += r.p99_ms / 2;
+    into.server_cpu_ms_per_kop += r.server_cpu_ms_per_kop / 2;
     into.errors += r.errors;
   };
   for (int round = 0; round < (memory_only ? 0 : 2); ++round) {
@@ -315,11 +406,11 @@ int main(int argc, char** argv) {
       int s = round == 0 ? k : 1 - k;
       Server& srv = *both[s];
       fprintf(stderr, "== %s, round %d\n", srv.name().c_str(), round + 1);
-      merge(res[s][0], Run(srv.hosts(), 1, single, create("/b1", round)));
-      merge(res[s][1], Run(srv.hosts(), 16, multi, create("/b16", round)));
-      merge(res[s][2], Run(srv.hosts(), 1, single, set("/b1", round)));
-      merge(res[s][3], Run(srv.hosts(), 16, multi, set("/b16", round)));
-      merge(res[s][4], Run(srv.hosts(), 16, reads, get));
+      merge(res[s][0], Run(srv.hosts(), srv.pid(), 1, single, IssueCreate, "/b1", round, value));
+      merge(res[s][1], Run(srv.hosts(), srv.pid(), 16, multi, IssueCreate, "/b16", round, value));
+      merge(res[s][2], Run(srv.hosts(), srv.pid(), 1, single, IssueSet, "/b1", round, value));
+      merge(res[s][3], Run(srv.hosts(), srv.pid(), 16, multi, IssueSet, "/b16", round, value));
+      merge(res[s][4], Run(srv.hosts(), srv.pid(), 16, reads, IssueGet, "/b16", 0, value, multi));
     }
   }
   if (memory_only) {
@@ -367,6 +458,8 @@ int main(int argc, char** argv) {
       rows.push_back({std::string(names[i]) + " p50 (ms)", "ms", res[0][i].p50_ms, res[1][i].p50_ms, false});
       rows.push_back({std::string(names[i]) + " p99 (ms)", "ms", res[0][i].p99_ms, res[1][i].p99_ms, false});
     }
+    rows.push_back({std::string(names[i]) + " server CPU/1k (ms)", "ms", res[0][i].server_cpu_ms_per_kop,
+                    res[1][i].server_cpu_ms_per_kop, false});
   }
   rows.push_back({"RSS idle (MiB)", "MiB", idle[0], idle[1], false});
   rows.push_back({"RSS with " + std::to_string(big) + " znodes (MiB)", "MiB", full[0], full[1], false});

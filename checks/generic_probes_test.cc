@@ -163,7 +163,7 @@ TEST(CommandWords, SplitsLikeAShellWithoutExpanding) {
   EXPECT_FALSE(ParseCommandWords("echo 'open", &argv, &why));
   EXPECT_EQ(why, "unterminated single quote in command");
   EXPECT_FALSE(ParseCommandWords(nlohmann::json::array({"a", true}), &argv, &why));
-  EXPECT_EQ(why, "expected every element of the command list to be a string, found boolean");
+  EXPECT_EQ(why, "expected every element of the command list to be a string or a list of strings, found boolean");
   EXPECT_FALSE(ParseCommandWords("   ", &argv, &why));
   EXPECT_EQ(why, "expected a command, found an empty one");
 }
@@ -206,6 +206,45 @@ TEST(CommandFault, FailingCommandNamesHostAndExpectation) {
   Status st = driver->Inject(f, t, &out);
   EXPECT_EQ(st.code(), Status::Code::kUnavailable);
   EXPECT_EQ(st.message(), "app1: fault broken: inject command sh -c 'echo nope >&2; exit 5' exited with status 5 (expected 0): nope");
+}
+
+TEST(CommandWords, ListsInsideAreSplicedAndListsOfListsAreSequences) {
+  std::vector<std::string> argv;
+  std::string why;
+  // A variable holding a command as a list of words, inside a command.
+  ASSERT_TRUE(ParseCommandWords(nlohmann::json{"sudo", {"systemctl", "stop", "zk"}}, &argv, &why)) << why;
+  EXPECT_EQ(argv, (std::vector<std::string>{"sudo", "systemctl", "stop", "zk"}));
+  EXPECT_FALSE(ParseCommandWords(nlohmann::json{"a", {"b", {"c"}}}, &argv, &why));
+  EXPECT_EQ(why, "expected every element of the command list to be a string, found array");
+  std::vector<std::vector<std::string>> cmds;
+  ASSERT_TRUE(ParseCommandSequence(nlohmann::json{{"cp", "a", "b"}, {{"systemctl", "start", "zk"}}}, &cmds, &why));
+  EXPECT_EQ(cmds, (std::vector<std::vector<std::string>>{{"cp", "a", "b"}, {"systemctl", "start", "zk"}}));
+  ASSERT_TRUE(ParseCommandSequence("systemctl start zk", &cmds, &why));
+  EXPECT_EQ(cmds, (std::vector<std::vector<std::string>>{{"systemctl", "start", "zk"}}));
+  EXPECT_FALSE(ParseCommandSequence(nlohmann::json{{"cp", "a"}, nlohmann::json::array()}, &cmds, &why));
+  EXPECT_EQ(why, "command 2 of 2: expected a command, found an empty one");
+}
+
+TEST(CommandFault, ASequenceRunsInOrderAndStopsAtTheFirstFailure) {
+  RegisterCommandFault();
+  TempFile log;
+  FaultInstance f;
+  f.fault = "steps";
+  f.host = "app1";
+  f.params = {{"inject", {{"sh", "-c", "echo one >> \"$0\"", log.path}, {"sh", "-c", "echo two >> \"$0\"", log.path}}},
+              {"revert", {{"sh", "-c", "echo three >> \"$0\"", log.path}, {"false"}, {"sh", "-c", "echo four >> \"$0\"", log.path}}}};
+  auto driver = FaultCatalogue::Global().MakeDriver("command");
+  LocalTransport t("app1", "");
+  InjectOutcome out;
+  ASSERT_TRUE(driver->Inject(f, t, &out).ok());
+  std::string detail;
+  Status st = driver->Revert(f, t, &detail);
+  EXPECT_EQ(st.code(), Status::Code::kUnavailable);
+  EXPECT_NE(st.message().find("revert command false exited with status 1 (expected 0) (command 2 of 3; ran sh -c"),
+            std::string::npos) << st.message();
+  std::ifstream in(log.path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "one\ntwo\nthree\n");
 }
 
 }  // namespace

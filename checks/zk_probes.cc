@@ -175,6 +175,24 @@ void RegisterZkProbes() {
                return Observation::Value(leaders[0]);
              });
 
+  RegisterZk("zk.follower", "the hosts that serve as followers (a list, empty when none); a role target",
+             false, true, "srvr", [](const ZkProbeSetup& setup, const std::vector<ServerSample>& samples) {
+               nlohmann::json followers = nlohmann::json::array();
+               for (size_t i = 0; i < samples.size(); ++i) {
+                 if (samples[i].status.ok() && samples[i].srvr.serving && RoleOf(samples[i]) == "follower") {
+                   followers.push_back(setup.servers[i].host);
+                 }
+               }
+               return Observation::Value(followers);
+             });
+
+  RegisterZk("zk.quorum_size", "zk_quorum_size from mntr: the voters in the server's config (the host's, else the leader's)",
+             true, false, "srvr mntr", [](const ZkProbeSetup& setup, const std::vector<ServerSample>& samples) {
+               return FromOneServer(setup, samples, [](const ServerSample& s) {
+                 return nlohmann::json(MntrNumber(s, "zk_quorum_size"));
+               });
+             });
+
   RegisterZk("zk.quorum", "true when a leader serves with a quorum of synced followers", false, false,
              "srvr mntr", [](const ZkProbeSetup& setup, const std::vector<ServerSample>& samples) {
                for (const auto& s : samples) {

@@ -10,14 +10,26 @@ namespace faultline {
 bool ParseCommandWords(const nlohmann::json& value, std::vector<std::string>* argv, std::string* why) {
   argv->clear();
   if (value.is_array()) {
-    for (const auto& item : value) {
+    auto add = [&](const nlohmann::json& item, bool nested) {
       if (item.is_string()) {
         argv->push_back(item.get<std::string>());
       } else if (item.is_number()) {
         argv->push_back(item.dump());
       } else {
-        if (why) *why = "expected every element of the command list to be a string, found " +
-                        std::string(item.type_name());
+        if (why) *why = "expected every element of the command list to be a string" +
+                        std::string(nested ? "" : " or a list of strings") + ", found " + item.type_name();
+        return false;
+      }
+      return true;
+    };
+    for (const auto& item : value) {
+      // A list inside the list is spliced in: an inventory variable that holds a command
+      // as a list of words (${host.faultline_services.zookeeper.stop}) fits in as words.
+      if (item.is_array()) {
+        for (const auto& word : item) {
+          if (!add(word, true)) return false;
+        }
+      } else if (!add(item, false)) {
         return false;
       }
     }
@@ -69,6 +81,26 @@ bool ParseCommandWords(const nlohmann::json& value, std::vector<std::string>* ar
   return true;
 }
 
+bool ParseCommandSequence(const nlohmann::json& value, std::vector<std::vector<std::string>>* commands,
+                          std::string* why) {
+  commands->clear();
+  bool all_lists = value.is_array() && !value.empty();
+  for (const auto& item : value.is_array() ? value : nlohmann::json::array()) all_lists = all_lists && item.is_array();
+  if (!all_lists) {
+    commands->emplace_back();
+    return ParseCommandWords(value, &commands->back(), why);
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    commands->emplace_back();
+    std::string w;
+    if (!ParseCommandWords(value[i], &commands->back(), &w)) {
+      if (why) *why = "command " + std::to_string(i + 1) + " of " + std::to_string(value.size()) + ": " + w;
+      return false;
+    }
+  }
+  return true;
+}
+
 namespace {
 
 std::string Substitute(std::string word, const FaultInstance& fault) {
@@ -90,8 +122,9 @@ std::string Substitute(std::string word, const FaultInstance& fault) {
 class CommandDriver : public FaultDriver {
  public:
   Status Inject(const FaultInstance& fault, Transport& transport, InjectOutcome* out) override {
-    std::vector<std::string> inject, check;
-    FAULTLINE_RETURN_IF_ERROR(Command(fault, "inject", &inject));
+    std::vector<std::vector<std::string>> inject;
+    std::vector<std::string> check;
+    FAULTLINE_RETURN_IF_ERROR(Commands(fault, "inject", &inject));
     bool has_check = fault.params.contains("check");
     if (has_check) {
       FAULTLINE_RETURN_IF_ERROR(Command(fault, "check", &check));
@@ -102,8 +135,7 @@ class CommandDriver : public FaultDriver {
         return Status::Ok();
       }
     }
-    FAULTLINE_RETURN_IF_ERROR(RunOk(fault, transport, inject, "inject"));
-    out->detail = "ran " + ShellJoin(inject);
+    FAULTLINE_RETURN_IF_ERROR(RunAll(fault, transport, inject, "inject", &out->detail));
     if (has_check) {
       bool held = false;
       FAULTLINE_RETURN_IF_ERROR(Check(fault, transport, check, &held));
@@ -117,8 +149,9 @@ class CommandDriver : public FaultDriver {
   }
 
   Status Revert(const FaultInstance& fault, Transport& transport, std::string* detail) override {
-    std::vector<std::string> revert, check;
-    FAULTLINE_RETURN_IF_ERROR(Command(fault, "revert", &revert));
+    std::vector<std::vector<std::string>> revert;
+    std::vector<std::string> check;
+    FAULTLINE_RETURN_IF_ERROR(Commands(fault, "revert", &revert));
     bool has_check = fault.params.contains("check");
     if (has_check) {
       FAULTLINE_RETURN_IF_ERROR(Command(fault, "check", &check));
@@ -129,8 +162,7 @@ class CommandDriver : public FaultDriver {
         return Status::Ok();
       }
     }
-    FAULTLINE_RETURN_IF_ERROR(RunOk(fault, transport, revert, "revert"));
-    *detail = "ran " + ShellJoin(revert);
+    FAULTLINE_RETURN_IF_ERROR(RunAll(fault, transport, revert, "revert", detail));
     if (has_check) {
       bool held = true;
       FAULTLINE_RETURN_IF_ERROR(Check(fault, transport, check, &held));
@@ -153,6 +185,37 @@ class CommandDriver : public FaultDriver {
       return Status::Invalid("fault " + fault.fault + ": " + key + ": " + why);
     }
     for (auto& word : *argv) word = Substitute(word, fault);
+    return Status::Ok();
+  }
+
+  // inject and revert may be a list of commands, run in order until one fails.
+  static Status Commands(const FaultInstance& fault, const char* key, std::vector<std::vector<std::string>>* out) {
+    if (!fault.params.contains(key)) {
+      return Status::Invalid("fault " + fault.fault + ": action command needs '" + key + "'");
+    }
+    std::string why;
+    if (!ParseCommandSequence(fault.params[key], out, &why)) {
+      return Status::Invalid("fault " + fault.fault + ": " + key + ": " + why);
+    }
+    for (auto& argv : *out) {
+      for (auto& word : argv) word = Substitute(word, fault);
+    }
+    return Status::Ok();
+  }
+
+  static Status RunAll(const FaultInstance& fault, Transport& transport,
+                       const std::vector<std::vector<std::string>>& commands, const char* what, std::string* detail) {
+    std::string ran;
+    for (size_t i = 0; i < commands.size(); ++i) {
+      Status st = RunOk(fault, transport, commands[i], what);
+      if (!st.ok()) {
+        if (commands.size() == 1) return st;
+        return st.Append(" (command " + std::to_string(i + 1) + " of " + std::to_string(commands.size()) +
+                         (ran.empty() ? "" : "; ran " + ran) + ")");
+      }
+      ran += (ran.empty() ? "" : "; ") + ShellJoin(commands[i]);
+    }
+    *detail = "ran " + ran;
     return Status::Ok();
   }
 
@@ -201,8 +264,10 @@ void RegisterCommandFault() {
   info.name = "command";
   info.summary = "run the drill's own inject command on the target, and its revert command afterwards";
   info.params = {
-      {"inject", FaultParam::Kind::kCommand, true, "command that applies the fault (argv list or words)", ""},
-      {"revert", FaultParam::Kind::kCommand, true, "command that undoes it; must be safe to run twice", ""},
+      {"inject", FaultParam::Kind::kCommand, true,
+       "command that applies the fault (argv list or words), or a list of commands run in order", ""},
+      {"revert", FaultParam::Kind::kCommand, true,
+       "command (or list of commands) that undoes it; must be safe to run twice", ""},
       {"check", FaultParam::Kind::kCommand, false,
        "command that exits 0 while the fault is in place (makes inject and revert idempotent and verified)", ""},
       {"timeout", FaultParam::Kind::kDuration, false, "limit for each command (default 30s)", ""},

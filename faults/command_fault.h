@@ -8,6 +8,8 @@
 //     target: {host: app1}
 //     inject: [systemctl, stop, myapp]        # an argv list, or a string split into words
 //     revert: "systemctl start myapp"         # never given to a shell: write `sh -c` yourself
+//                                             # or a list of argv lists, run in order:
+//                                             # [[cp, a, b], ["${host.faultline_services.x.start}"]]
 //     check: [systemctl, is-failed, myapp]    # optional: exits 0 while the fault is in place
 //     timeout: 30s                            # optional, per command
 //     removes_host: true                      # optional: counts for the quorum safety rule
@@ -30,6 +32,11 @@ namespace faultline {
 // backslash escapes the next character outside single quotes. Nothing is expanded.
 // On failure returns false and says why in `why`.
 bool ParseCommandWords(const nlohmann::json& value, std::vector<std::string>* argv, std::string* why);
+
+// inject and revert may also be a list of commands, each an argv list, run in order:
+// written as a list whose every element is a list. Anything else is one command.
+bool ParseCommandSequence(const nlohmann::json& value, std::vector<std::vector<std::string>>* commands,
+                          std::string* why);
 
 // Registers the `command` action in FaultCatalogue (removes_host = false: the safety rule
 // reads the fault's own `removes_host: true` when the drill declares one).

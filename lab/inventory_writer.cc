@@ -92,7 +92,10 @@ Status WriteLabInventory(const json& state, const std::string& state_dir, const 
                  {"faultline_logs", logs},
                  {"faultline_processes", processes},
                  {"faultline_services", services}};
-    if (h.contains("zk_id")) vars["zookeeper_myid"] = h["zk_id"];
+    if (h.contains("zk_id")) {
+      vars["zookeeper_myid"] = h["zk_id"];
+      vars["zookeeper_config"] = dir + "/conf/zoo.cfg";
+    }
     const json extra = h.value("vars", json::object());
     for (const auto& [k, x] : extra.items()) vars[k] = x;
     for (const auto& s : h["services"]) {

@@ -48,8 +48,21 @@ struct TargetSpec {
   Kind kind = Kind::kHost;
   std::vector<std::string> names;  // host names (kHost), one group (kGroup) or one role probe (kRole)
   Pick pick = Pick::kAll;          // for kGroup and kRole: which of the matching hosts
-  SourceMark mark;
+  // For kGroup and kRole: hosts left out before picking, each a host name or
+  // "${faults.<name>.target}" (the hosts an earlier fault landed on).
+  std::vector<std::string> except;
+  SourceMark mark, except_mark;
 };
+
+// The fault named by a whole "${faults.<name>.target}", or "" when `s` is not one.
+inline std::string FaultTargetRef(const std::string& s) {
+  const std::string open = "${faults.", close = ".target}";
+  if (s.size() <= open.size() + close.size() || s.compare(0, open.size(), open) != 0 ||
+      s.compare(s.size() - close.size(), close.size(), close) != 0) {
+    return "";
+  }
+  return s.substr(open.size(), s.size() - open.size() - close.size());
+}
 
 struct FaultStep {
   std::string name;

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/duration.h"
 #include "checks/probe.h"
 #include "faults/fault.h"
 #include "orchestrator/inventory_yaml.h"
@@ -24,7 +25,7 @@ const std::vector<std::string> kPredicateKeys = {"equals",  "not",      "present
 const std::vector<std::string> kModeKeys = {"within", "always", "never", "for"};
 const std::vector<std::string> kWindowKeys = {"during", "after"};
 const std::vector<std::string> kFaultKeys = {"name", "action", "target", "offset", "duration"};
-const std::vector<std::string> kTargetKeys = {"host", "hosts", "group", "role", "pick"};
+const std::vector<std::string> kTargetKeys = {"host", "hosts", "group", "role", "pick", "except"};
 const std::vector<std::string> kPicks = {"one", "majority", "minority", "all"};
 
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
@@ -275,7 +276,7 @@ bool DrillParser::ParseTarget(const YAML::Node& n, const std::string& where, Tar
     return false;
   }
   std::vector<std::string> kinds;
-  std::optional<YAML::Node> pick;
+  std::optional<YAML::Node> pick, except;
   bool ok = true;
   for (const auto& kv : n) {
     const std::string& k = kv.first.Scalar();
@@ -286,6 +287,10 @@ bool DrillParser::ParseTarget(const YAML::Node& n, const std::string& where, Tar
     }
     if (k == "pick") {
       pick.emplace(kv.second);
+      continue;
+    }
+    if (k == "except") {
+      except.emplace(kv.second);
       continue;
     }
     kinds.push_back(k);
@@ -340,6 +345,28 @@ bool DrillParser::ParseTarget(const YAML::Node& n, const std::string& where, Tar
     Err(n, "conflicting " + Quoted(kinds) + " in the target of " + where +
                "; expected exactly one of host, hosts, group or role");
     return false;
+  }
+  if (except) {
+    t->except_mark = Mark(*except);
+    if (t->kind == TargetSpec::Kind::kHost) {
+      Err(*except, "'except' applies to group and role targets only");
+      return false;
+    }
+    std::vector<YAML::Node> items;
+    if (except->IsSequence()) {
+      for (const auto& e : *except) items.push_back(e);
+    } else {
+      items.push_back(*except);
+    }
+    if (items.empty()) {
+      Err(*except, "expected a host name, ${faults.<name>.target} or a list of them after 'except'");
+      return false;
+    }
+    for (const auto& e : items) {
+      std::string s;
+      if (!GetString(e, "except", &s) || s.empty()) return false;
+      t->except.push_back(s);
+    }
   }
   if (pick) {
     if (t->kind == TargetSpec::Kind::kHost) {
@@ -437,7 +464,25 @@ bool DrillParser::ParamValue(const YAML::Node& n, const FaultParam& p, nlohmann:
         return false;
       }
       nlohmann::json arr = nlohmann::json::array();
+      bool nested = p.kind == K::kCommand && n[0].IsSequence();
       for (const auto& e : n) {
+        // A command may be a list of commands, each a list of words, run in order.
+        if (nested) {
+          if (!e.IsSequence() || e.size() == 0) {
+            Err(e, "expected a list of words here: '" + p.name + "' is a list of commands, each a list");
+            return false;
+          }
+          nlohmann::json words = nlohmann::json::array();
+          for (const auto& w : e) {
+            if (!w.IsScalar() || w.Scalar().empty()) {
+              Err(w, "expected a non-empty string in the command list after '" + p.name + "'");
+              return false;
+            }
+            words.push_back(w.Scalar());
+          }
+          arr.push_back(words);
+          continue;
+        }
         if (!e.IsScalar()) {
           Err(e, "expected a string in the list after '" + p.name + "'");
           return false;
@@ -811,6 +856,31 @@ void DrillParser::CheckReferences(const Drill& d) {
       }
     }
   }
+  // A target's `except` names hosts, or the hosts of a fault injected before it.
+  for (const auto& f : d.faults) {
+    for (const auto& x : f.target.except) {
+      if (x.find("${") == std::string::npos) continue;
+      const std::string ref = FaultTargetRef(x);
+      if (ref.empty()) {
+        Err(f.target.except_mark, "unknown reference '" + x + "' in 'except' of fault " + f.name +
+                               "; expected a host name or ${faults.<name>.target}");
+        continue;
+      }
+      std::vector<std::string> names;
+      const FaultStep* other = nullptr;
+      for (const auto& g : d.faults) {
+        names.push_back(g.name);
+        if (g.name == ref) other = &g;
+      }
+      if (!other) {
+        Err(f.target.except_mark, UnknownNameMessage("fault", ref, "'except' of fault " + f.name, names));
+      } else if (other == &f || other->offset >= f.offset) {
+        Err(f.target.except_mark, "'except' of fault " + f.name + " refers to fault " + ref + ", which starts at " +
+                               FormatDuration(other->offset) + ", not before this one (" +
+                               FormatDuration(f.offset) + "); its hosts are not known yet");
+      }
+    }
+  }
   for (const auto& e : d.expect) {
     CheckOperandRefs(d, e.predicate.operand, e.anchor, e.predicate.mark);
     // Probe parameters may point at the fault's hosts too (host: "${target}").
@@ -945,6 +1015,12 @@ class InventoryChecker {
   void CheckFault(const FaultStep& f) {
     bool role = false;
     std::vector<std::string> hosts = Candidates(f.target, &role);
+    for (const auto& x : f.target.except) {
+      if (x.find("${") == std::string::npos && !inv_.FindHost(x)) {
+        Err(f.target.except_mark, UnknownNameMessage("host", x, "inventory " + inv_.path, HostNames(inv_)) +
+                               " (in 'except' of fault " + f.name + ")");
+      }
+    }
     const FaultActionInfo* info = FaultCatalogue::Global().Find(f.action);
     if (!info || hosts.empty()) return;
     for (const auto& p : info->params) {

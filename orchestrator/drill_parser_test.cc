@@ -258,6 +258,59 @@ expect:
   EXPECT_EQ(d.expect[0].predicate.operand, nlohmann::json("${before}"));
 }
 
+TEST_F(DrillParserTest, ExceptAndCommandSequences) {
+  Drill d;
+  Status st = ParseDrillText(R"(name: rolling
+faults:
+  - name: first
+    action: service.stop
+    target: {role: zk.leader, pick: one}
+    service: zookeeper
+    duration: 3s
+  - name: second
+    action: service.stop
+    target: {role: zk.leader, pick: one, except: "${faults.first.target}"}
+    service: zookeeper
+    offset: 30s
+  - name: rest
+    action: command
+    target: {group: zk, pick: all, except: [zk4, "${faults.second.target}"]}
+    offset: 40s
+    inject: [[cp, a, b], [sed, -i, x, a]]
+    revert: [["${host.faultline_services.zookeeper.start}"]]
+expect:
+  - {probe: zk.quorum, equals: true, within: 5s}
+)",
+                             "r.yaml", &d);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(d.faults[0].target.except.empty());
+  EXPECT_EQ(d.faults[1].target.except, (std::vector<std::string>{"${faults.first.target}"}));
+  EXPECT_EQ(d.faults[2].target.except, (std::vector<std::string>{"zk4", "${faults.second.target}"}));
+  EXPECT_EQ(d.faults[2].params["inject"], (nlohmann::json{{"cp", "a", "b"}, {"sed", "-i", "x", "a"}}));
+  EXPECT_EQ(d.faults[2].params["revert"], (nlohmann::json{{"${host.faultline_services.zookeeper.start}"}}));
+  EXPECT_EQ(FaultTargetRef("${faults.first.target}"), "first");
+  EXPECT_EQ(FaultTargetRef("${faults.first.targets}"), "");
+  EXPECT_EQ(FaultTargetRef("zk4"), "");
+
+  auto error = [](const std::string& yaml) {
+    Drill bad;
+    return ParseDrillText(yaml, "t.yaml", &bad).message();
+  };
+  const std::string head = "name: x\nfaults:\n  - {name: a, action: service.stop, service: s, target: {role: zk.leader}}\n";
+  EXPECT_EQ(error(head + "  - {name: b, action: service.stop, service: s, target: {host: h, except: h}}\n"),
+            "t.yaml:4:75: 'except' applies to group and role targets only");
+  EXPECT_EQ(error(head + "  - {name: b, action: service.stop, service: s, target: {group: g, except: '${faults.c.target}'}}\n"),
+            "t.yaml:4:76: unknown fault 'c' in 'except' of fault b; did you mean 'a'?");
+  EXPECT_EQ(error(head + "  - {name: b, action: service.stop, service: s, target: {group: g, except: '${faults.b.target}'}}\n"),
+            "t.yaml:4:76: 'except' of fault b refers to fault b, which starts at 0s, not before this one (0s); "
+            "its hosts are not known yet");
+  EXPECT_EQ(error(head + "  - {name: b, action: service.stop, service: s, target: {group: g, except: '${target}'}}\n"),
+            "t.yaml:4:76: unknown reference '${target}' in 'except' of fault b; expected a host name or "
+            "${faults.<name>.target}");
+  EXPECT_EQ(error("name: x\nfaults:\n  - {name: a, action: command, target: {host: h}, inject: [[a], b], revert: c}\n"),
+            "t.yaml:3:65: expected a list of words here: 'inject' is a list of commands, each a list");
+}
+
 struct BadDrill {
   const char* what;
   std::string yaml;

@@ -87,7 +87,8 @@ std::vector<std::string> PickHosts(std::vector<std::string> candidates, TargetSp
 }
 
 Status ResolveStaticTarget(const TargetSpec& target, const Inventory& inventory,
-                           const std::string& run_id, std::vector<std::string>* hosts) {
+                           const std::string& run_id, std::vector<std::string>* hosts,
+                           const std::vector<std::string>& excluded) {
   hosts->clear();
   switch (target.kind) {
     case TargetSpec::Kind::kHost:
@@ -107,11 +108,16 @@ Status ResolveStaticTarget(const TargetSpec& target, const Inventory& inventory,
         return Status::Invalid(target.mark.ToString() + ": group '" + target.names[0] +
                                "' is not in inventory " + inventory.path);
       }
-      *hosts = PickHosts(g->hosts, target.pick, run_id, "group:" + g->name);
+      std::vector<std::string> candidates;
+      for (const auto& h : g->hosts) {
+        if (std::find(excluded.begin(), excluded.end(), h) == excluded.end()) candidates.push_back(h);
+      }
+      *hosts = PickHosts(candidates, target.pick, run_id, "group:" + g->name);
       if (hosts->empty()) {
         return Status::Invalid(target.mark.ToString() + ": pick " + PickName(target.pick) +
-                               " of group '" + g->name + "' (" + std::to_string(g->hosts.size()) +
-                               " hosts) names no host");
+                               " of group '" + g->name + "' (" + std::to_string(g->hosts.size()) + " hosts" +
+                               (excluded.empty() ? std::string() : ", except " + JoinNames(excluded)) +
+                               ") names no host");
       }
       return Status::Ok();
     }
@@ -187,22 +193,40 @@ Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::stri
     out->expectations.push_back(e.id + ": " + DescribeExpectation(e));
 
   std::vector<std::string> errors;
+  std::map<std::string, std::vector<std::string>> landed;  // fault → hosts, when known now
   for (const auto& f : drill.faults) {
-    std::vector<std::string> hosts;
+    std::vector<std::string> hosts, excluded;
     bool role = f.target.kind == TargetSpec::Kind::kRole;
+    for (const auto& x : f.target.except) {
+      const std::string ref = FaultTargetRef(x);
+      if (ref.empty()) {
+        excluded.push_back(x);
+      } else if (auto it = landed.find(ref); it != landed.end()) {
+        excluded.insert(excluded.end(), it->second.begin(), it->second.end());
+      } else {
+        role = true;  // the hosts it leaves out are known only when that fault lands
+      }
+    }
     if (role) {
-      hosts.push_back("role:" + f.target.names.at(0));
+      hosts.push_back((f.target.kind == TargetSpec::Kind::kRole ? "role:" : "group:") + f.target.names.at(0));
     } else {
-      Status st = ResolveStaticTarget(f.target, inventory, run_id, &hosts);
+      Status st = ResolveStaticTarget(f.target, inventory, run_id, &hosts, excluded);
       if (!st.ok()) {
         errors.push_back(st.message());
         continue;
       }
     }
+    if (!role) landed[f.name] = hosts;
     std::string what = ParamsText(f.params);
-    if (role) {
-      what = "pick " + PickName(f.target.pick) + " of the hosts " + f.target.names[0] +
-             " names, resolved at run time from " + f.target.names[0] +
+    const std::string except = f.target.except.empty() ? "" : ", except " + JoinNames(f.target.except);
+    if (role && f.target.kind == TargetSpec::Kind::kRole) {
+      what = "pick " + PickName(f.target.pick) + " of the hosts " + f.target.names[0] + " names" + except +
+             ", resolved at run time from " + f.target.names[0] + (what.empty() ? "" : "; " + what);
+    } else if (role) {
+      what = "pick " + PickName(f.target.pick) + " of group " + f.target.names[0] + except +
+             ", resolved at run time" + (what.empty() ? "" : "; " + what);
+    } else if (!except.empty()) {
+      what = "pick " + PickName(f.target.pick) + " of group " + f.target.names[0] + except +
              (what.empty() ? "" : "; " + what);
     }
     for (const auto& h : hosts) {

@@ -43,10 +43,12 @@ struct Plan {
 std::vector<std::string> PickHosts(std::vector<std::string> candidates, TargetSpec::Pick pick,
                                    const std::string& run_id, const std::string& salt);
 
-// The hosts a host or group target lands on. kInvalid for a role target (resolved at run
-// time from its probe) or for names missing from the inventory.
+// The hosts a host or group target lands on; a group's hosts in `excluded` (its `except`,
+// resolved by the caller) are left out before picking. kInvalid for a role target
+// (resolved at run time from its probe) or for names missing from the inventory.
 Status ResolveStaticTarget(const TargetSpec& target, const Inventory& inventory,
-                           const std::string& run_id, std::vector<std::string>* hosts);
+                           const std::string& run_id, std::vector<std::string>* hosts,
+                           const std::vector<std::string>& excluded = {});
 
 // REQUIRES: the drill parsed, and CheckDrillAgainstInventory passed.
 Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::string& run_id,

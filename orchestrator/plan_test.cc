@@ -234,6 +234,43 @@ TEST_F(PlanTest, ResolveStaticTarget) {
             "d.yaml:4:13: role target 'zk.leader' is resolved at run time from its probe");
 }
 
+TEST_F(PlanTest, ExceptLeavesHostsOutBeforePicking) {
+  std::vector<std::string> hosts;
+  TargetSpec t;
+  t.kind = TargetSpec::Kind::kGroup;
+  t.names = {"zookeeper"};
+  t.pick = TargetSpec::Pick::kAll;
+  ASSERT_TRUE(ResolveStaticTarget(t, inv_, "r1", &hosts, {"zk2", "zk4"}).ok());
+  EXPECT_EQ(hosts, (std::vector<std::string>{"zk1", "zk3", "zk5"}));
+  t.pick = TargetSpec::Pick::kOne;
+  t.mark = {"d.yaml", 3, 9};
+  EXPECT_EQ(ResolveStaticTarget(t, inv_, "r1", &hosts, {"zk1", "zk2", "zk3", "zk4", "zk5"}).message(),
+            "d.yaml:3:9: pick one of group 'zookeeper' (5 hosts, except zk1, zk2, zk3, zk4, zk5) names no host");
+  // In a plan: a host name is left out at once; the hosts of an earlier static fault too;
+  // those of a role fault only when it lands.
+  Drill d = Parse(
+      "name: x\nexpects_quorum_loss: true\nfaults:\n"
+      "  - {name: a, action: process.kill, target: {hosts: [zk1, zk2]}, process: zookeeper}\n"
+      "  - {name: b, action: process.kill, target: {group: zookeeper, except: [zk5, '${faults.a.target}']}, "
+      "process: zookeeper, offset: 1s}\n"
+      "  - {name: c, action: process.kill, target: {role: zk.leader}, process: zookeeper, offset: 2s}\n"
+      "  - {name: e, action: process.kill, target: {group: zookeeper, pick: one, except: '${faults.c.target}'}, "
+      "process: zookeeper, offset: 3s}\n");
+  Plan plan;
+  ASSERT_TRUE(BuildPlan(d, inv_, "r", &plan).ok());
+  std::vector<std::string> b_hosts, e_hosts;
+  for (const auto& a : plan.actions) {
+    if (a.inject && a.fault == "b") b_hosts.push_back(a.host);
+    if (a.inject && a.fault == "e") {
+      e_hosts.push_back(a.host);
+      EXPECT_TRUE(a.at_run_time);
+      EXPECT_NE(a.what.find("except ${faults.c.target}, resolved at run time"), std::string::npos) << a.what;
+    }
+  }
+  EXPECT_EQ(b_hosts, (std::vector<std::string>{"zk3", "zk4"}));
+  EXPECT_EQ(e_hosts, (std::vector<std::string>{"group:zookeeper"}));
+}
+
 TEST_F(PlanTest, CommandsAreShownShellQuoted) {
   Drill d = Parse(
       "name: x\nfaults:\n  - {name: c, action: command, target: {host: nn1}, inject: [sh, -c, "

@@ -22,6 +22,7 @@
 #include "orchestrator/drill_parser.h"
 #include "orchestrator/expect.h"
 #include "orchestrator/host_vars.h"
+#include "orchestrator/inventory_yaml.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/progress.h"
 #include "orchestrator/sampler.h"
@@ -347,8 +348,13 @@ class DrillRun {
         role.mark = step.target.mark;
         FAULTLINE_RETURN_IF_ERROR(add_probe(role, role.Key(), ""));
       } else {
+        // With an `except`, the pick depends on what earlier faults landed on: every host
+        // of the group may be the one.
+        TargetSpec all = step.target;
+        if (!all.except.empty()) all.pick = TargetSpec::Pick::kAll;
+        all.except.clear();
         std::vector<std::string> hosts;
-        FAULTLINE_RETURN_IF_ERROR(ResolveStaticTarget(step.target, inventory_, run_id_, &hosts));
+        FAULTLINE_RETURN_IF_ERROR(ResolveStaticTarget(all, inventory_, run_id_, &hosts));
         hosts_.insert(hosts.begin(), hosts.end());
       }
       faults_.push_back(std::move(f));
@@ -588,11 +594,32 @@ class DrillRun {
     return false;
   }
 
+  // The hosts a target's `except` leaves out: names as written, and the hosts earlier
+  // faults landed on.
+  Status Excluded(const TargetSpec& t, std::vector<std::string>* out) {
+    out->clear();
+    for (const auto& x : t.except) {
+      const std::string ref = FaultTargetRef(x);
+      if (ref.empty()) {
+        if (!inventory_.FindHost(x)) return Status::Invalid("'except' names host " + x + ", which is not in the inventory");
+        out->push_back(x);
+        continue;
+      }
+      const FaultState* other = FindFault(ref);
+      if (!other || !other->attempted) return Status::Unavailable("'except' refers to fault " + ref + ", which has not been injected yet");
+      out->insert(out->end(), other->hosts.begin(), other->hosts.end());
+    }
+    return Status::Ok();
+  }
+
   Status ResolveTarget(const FaultState& f, std::vector<std::string>* hosts, std::string* detail) {
     const TargetSpec& t = f.step->target;
+    std::vector<std::string> excluded;
+    FAULTLINE_RETURN_IF_ERROR(Excluded(t, &excluded));
+    const std::string except_text = excluded.empty() ? "" : " except " + JoinNames(excluded, ",");
     if (t.kind != TargetSpec::Kind::kRole) {
-      FAULTLINE_RETURN_IF_ERROR(ResolveStaticTarget(t, inventory_, run_id_, hosts));
-      *detail = (t.kind == TargetSpec::Kind::kHost ? "hosts " : "group " + t.names[0] + " → ");
+      FAULTLINE_RETURN_IF_ERROR(ResolveStaticTarget(t, inventory_, run_id_, hosts, excluded));
+      *detail = (t.kind == TargetSpec::Kind::kHost ? "hosts " : "group " + t.names[0] + except_text + " → ");
       for (size_t i = 0; i < hosts->size(); ++i) *detail += (i ? "," : "") + (*hosts)[i];
       return Status::Ok();
     }
@@ -616,8 +643,16 @@ class DrillRun {
     if (candidates.empty()) {
       return Status::Unavailable("role " + role + " names no host now (observed " + FormatValue(latest->value) + ")");
     }
-    *hosts = PickHosts(candidates, t.pick, run_id_, role);
-    *detail = "role " + role + " = " + FormatValue(latest->value) + " at " + Secs(latest->t_ms) + " → ";
+    std::vector<std::string> kept;
+    for (const auto& c : candidates) {
+      if (std::find(excluded.begin(), excluded.end(), c) == excluded.end()) kept.push_back(c);
+    }
+    if (kept.empty()) {
+      return Status::Unavailable("role " + role + " names only " + FormatValue(latest->value) + ", all left out by" +
+                                 except_text);
+    }
+    *hosts = PickHosts(kept, t.pick, run_id_, role);
+    *detail = "role " + role + " = " + FormatValue(latest->value) + " at " + Secs(latest->t_ms) + except_text + " → ";
     for (size_t i = 0; i < hosts->size(); ++i) *detail += (i ? "," : "") + (*hosts)[i];
     return Status::Ok();
   }

@@ -57,10 +57,25 @@ def diagnostics_problems(name, journal, report):
                     problems.append("%s: %s is not a pcap file" % (name, path))
         if html and rel not in html:
             problems.append("%s: the HTML report does not link %s" % (name, rel))
-    elects = name.startswith("split-") or name in ("leader-isolation", "one-way-partition", "F2")
+    elects = name.startswith("split-") or name in ("leader-isolation", "one-way-partition", "F2", "decommission")
     if elects and "election timeline" not in att:
         problems.append("%s: no election timeline (the ensemble elected during the drill)" % name)
     return problems
+
+
+def rolling_restart_problems(name, journal):
+    """Each of the three servers left restarted once, in the drill's order (the safe one:
+    followers first, leader last; or the leader first), none of them one of the two
+    decommissioned."""
+    hosts = {w["fault"]: w.get("hosts", []) for w in journal.get("faults", [])}
+    order = ["restart-follower-1", "restart-follower-2", "restart-leader"]
+    picked = [hosts.get(f, []) for f in order]
+    if any(len(h) != 1 for h in picked):
+        return ["%s: each restart should land on one server, got %s" % (name, dict(zip(order, picked)))]
+    names = [h[0] for h in picked]
+    if len(set(names)) != 3 or set(names) & {"zk4", "zk5"}:
+        return ["%s: the restarts should land on three different servers of zk1-zk3, got %s" % (name, names)]
+    return []
 
 
 def main():
@@ -113,6 +128,8 @@ def main():
         if journal.get("exit_code") != 0:
             problems.append("%s: the journal's exit code is %s" % (name, journal.get("exit_code")))
         problems += diagnostics_problems(name, journal, report)
+        if name.startswith("decommission"):
+            problems += rolling_restart_problems(name, journal)
     if not os.path.exists(os.path.join(report, "report.html")):
         problems.append("no HTML report")
 
