@@ -68,6 +68,13 @@ long RssKb(pid_t pid) {
   return -1;
 }
 
+// A number from mntr ("zk_cnt_fsynctime" and the like); 0 when absent.
+double Mntr(int port, const std::string& key) {
+  std::string text = FourLetter(port, "mntr");
+  size_t at = text.find(key + "\t");
+  return at == std::string::npos ? 0 : std::atof(text.c_str() + at + key.size() + 1);
+}
+
 // CPU time (user + system) a process has used, in milliseconds; -1 when it is gone.
 double CpuMs(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -133,6 +140,7 @@ class Server {
   }
   long Rss() const { return RssKb(pid_); }
   pid_t pid() const { return pid_; }
+  int port() const { return port_; }
   std::string hosts() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& name() const { return name_; }
 
@@ -163,6 +171,8 @@ struct Result {
   double p50_ms = 0;
   double p99_ms = 0;
   double server_cpu_ms_per_kop = 0;  // the server's CPU time per 1,000 calls
+  double calls_per_fsync = 0;        // group commit: how many calls shared one fsync
+  double fsync_ms = 0;               // the server's own average fsync time
   long errors = 0;
 };
 
@@ -240,8 +250,8 @@ int IssueGet(LoopClient* lc) {
 
 // `clients` sessions, each a closed loop of `per_client` calls (`issue`), all started at
 // once; the server's CPU time over the run is read from /proc.
-Result Run(const std::string& hosts, pid_t server, int clients, int per_client, IssueFn issue, const char* dir,
-           int round, const std::string& value, int modulo = 1) {
+Result Run(const std::string& hosts, int port, pid_t server, int clients, int per_client, IssueFn issue,
+           const char* dir, int round, const std::string& value, int modulo = 1) {
   Loop loop;
   std::vector<LoopClient> lcs(static_cast<size_t>(clients));
   for (int c = 0; c < clients; ++c) {
@@ -258,6 +268,7 @@ Result Run(const std::string& hosts, pid_t server, int clients, int per_client, 
     lc.lat.reserve(static_cast<size_t>(per_client));
   }
   double cpu0 = CpuMs(server);
+  double fsyncs0 = Mntr(port, "zk_cnt_fsynctime"), fsync_sum0 = Mntr(port, "zk_sum_fsynctime");
   auto t0 = Clock::now();
   loop.running = clients;
   for (auto& lc : lcs) Next(&lc);
@@ -267,6 +278,7 @@ Result Run(const std::string& hosts, pid_t server, int clients, int per_client, 
   }
   double secs = Ms(Clock::now() - t0) / 1000.0;
   double cpu = CpuMs(server) - cpu0;
+  double fsyncs = Mntr(port, "zk_cnt_fsynctime") - fsyncs0, fsync_sum = Mntr(port, "zk_sum_fsynctime") - fsync_sum0;
   std::vector<double> all;
   long errors = 0;
   for (auto& lc : lcs) {
@@ -280,6 +292,8 @@ Result Run(const std::string& hosts, pid_t server, int clients, int per_client, 
   r.p50_ms = all.empty() ? 0 : all[all.size() / 2];
   r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
   r.server_cpu_ms_per_kop = all.empty() ? 0 : cpu * 1000.0 / static_cast<double>(all.size());
+  r.calls_per_fsync = fsyncs > 0 ? static_cast<double>(all.size()) / fsyncs : 0;
+  r.fsync_ms = fsyncs > 0 ? fsync_sum / fsyncs : 0;
   r.errors = errors;
   return r;
 }
@@ -399,6 +413,8 @@ int main(int argc, char** argv) {
     into.p50_ms += r.p50_ms / 2;
     into.p99_ms += r.p99_ms / 2;
     into.server_cpu_ms_per_kop += r.server_cpu_ms_per_kop / 2;
+    into.calls_per_fsync += r.calls_per_fsync / 2;
+    into.fsync_ms += r.fsync_ms / 2;
     into.errors += r.errors;
   };
   for (int round = 0; round < (memory_only ? 0 : 2); ++round) {
@@ -406,11 +422,11 @@ int main(int argc, char** argv) {
       int s = round == 0 ? k : 1 - k;
       Server& srv = *both[s];
       fprintf(stderr, "== %s, round %d\n", srv.name().c_str(), round + 1);
-      merge(res[s][0], Run(srv.hosts(), srv.pid(), 1, single, IssueCreate, "/b1", round, value));
-      merge(res[s][1], Run(srv.hosts(), srv.pid(), 16, multi, IssueCreate, "/b16", round, value));
-      merge(res[s][2], Run(srv.hosts(), srv.pid(), 1, single, IssueSet, "/b1", round, value));
-      merge(res[s][3], Run(srv.hosts(), srv.pid(), 16, multi, IssueSet, "/b16", round, value));
-      merge(res[s][4], Run(srv.hosts(), srv.pid(), 16, reads, IssueGet, "/b16", 0, value, multi));
+      merge(res[s][0], Run(srv.hosts(), srv.port(), srv.pid(), 1, single, IssueCreate, "/b1", round, value));
+      merge(res[s][1], Run(srv.hosts(), srv.port(), srv.pid(), 16, multi, IssueCreate, "/b16", round, value));
+      merge(res[s][2], Run(srv.hosts(), srv.port(), srv.pid(), 1, single, IssueSet, "/b1", round, value));
+      merge(res[s][3], Run(srv.hosts(), srv.port(), srv.pid(), 16, multi, IssueSet, "/b16", round, value));
+      merge(res[s][4], Run(srv.hosts(), srv.port(), srv.pid(), 16, reads, IssueGet, "/b16", 0, value, multi));
     }
   }
   if (memory_only) {
@@ -460,6 +476,11 @@ int main(int argc, char** argv) {
     }
     rows.push_back({std::string(names[i]) + " server CPU/1k (ms)", "ms", res[0][i].server_cpu_ms_per_kop,
                     res[1][i].server_cpu_ms_per_kop, false});
+    if (i < 4) {
+      rows.push_back({std::string(names[i]) + " calls per fsync", "", res[0][i].calls_per_fsync,
+                      res[1][i].calls_per_fsync, true});
+      rows.push_back({std::string(names[i]) + " fsync avg (ms)", "ms", res[0][i].fsync_ms, res[1][i].fsync_ms, false});
+    }
   }
   rows.push_back({"RSS idle (MiB)", "MiB", idle[0], idle[1], false});
   rows.push_back({"RSS with " + std::to_string(big) + " znodes (MiB)", "MiB", full[0], full[1], false});
