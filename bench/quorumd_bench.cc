@@ -11,6 +11,9 @@
 // usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick] [--memory]
 // --memory skips the throughput workloads: only the RSS and start-up rows, for both servers.
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -298,6 +301,183 @@ Result Run(const std::string& hosts, int port, pid_t server, int clients, int pe
   return r;
 }
 
+// ---- the same closed loops on the wire --------------------------------------------------
+// The C client spends two threads and a pipe wake-up per session and call; on two cores
+// shared with the server that bounds every server near the same rate (its getData rate).
+// These clients speak ZooKeeper's wire protocol themselves, all sessions from one thread
+// with poll(2): a connect handshake, then one request outstanding per session, the next
+// written as soon as the last reply is in. Nothing else: no pings (a run is far shorter
+// than the session timeout), no watches.
+
+void PutInt(std::string* b, int32_t v) {
+  uint32_t n = htonl(static_cast<uint32_t>(v));
+  b->append(reinterpret_cast<const char*>(&n), 4);
+}
+void PutLong(std::string* b, int64_t v) {
+  PutInt(b, static_cast<int32_t>(static_cast<uint64_t>(v) >> 32));
+  PutInt(b, static_cast<int32_t>(static_cast<uint64_t>(v) & 0xffffffffu));
+}
+void PutBuffer(std::string* b, const std::string& v) {
+  PutInt(b, static_cast<int32_t>(v.size()));
+  b->append(v);
+}
+int32_t GetInt(const char* p) {
+  uint32_t n;
+  memcpy(&n, p, 4);
+  return static_cast<int32_t>(ntohl(n));
+}
+// Prefixes the frame with its length.
+std::string Framed(const std::string& body) {
+  std::string out;
+  PutInt(&out, static_cast<int32_t>(body.size()));
+  return out + body;
+}
+
+enum class WireOp { kCreate = 1, kGetData = 4, kSetData = 5 };
+
+struct WireSession {
+  int fd = -1;
+  std::string in;
+  int i = 0;
+  int32_t xid = 0;
+  Clock::time_point start;
+  bool connected = false;
+};
+
+bool WriteAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, const char* dir, int round,
+               const std::string& value, int modulo = 1) {
+  std::vector<WireSession> ss(static_cast<size_t>(clients));
+  for (auto& s : ss) {
+    s.fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      fprintf(stderr, "wire client: cannot connect to port %d: %s\n", port, strerror(errno));
+      exit(1);
+    }
+    std::string req;
+    PutInt(&req, 0);             // protocol version
+    PutLong(&req, 0);            // last zxid seen
+    PutInt(&req, 30000);         // session timeout
+    PutLong(&req, 0);            // session id: a new one
+    PutBuffer(&req, std::string(16, '\0'));
+    req.push_back('\0');         // not read-only
+    if (!WriteAll(s.fd, Framed(req))) exit(1);
+  }
+  auto request = [&](WireSession& s, int c) {
+    char path[64];
+    int n = op == WireOp::kGetData ? s.i % modulo : s.i;
+    snprintf(path, sizeof path, "%s/c%02d-%d-%06d", dir, c, op == WireOp::kGetData ? 0 : round, n);
+    std::string body;
+    PutInt(&body, ++s.xid);
+    PutInt(&body, static_cast<int32_t>(op));
+    PutBuffer(&body, path);
+    if (op == WireOp::kGetData) {
+      body.push_back('\0');  // no watch
+    } else {
+      PutBuffer(&body, value);
+      if (op == WireOp::kCreate) {
+        PutInt(&body, 1);  // one ACL: world:anyone, all permissions
+        PutInt(&body, 31);
+        PutBuffer(&body, "world");
+        PutBuffer(&body, "anyone");
+        PutInt(&body, 0);  // persistent
+      } else {
+        PutInt(&body, -1);  // any version
+      }
+    }
+    s.start = Clock::now();
+    return WriteAll(s.fd, Framed(body));
+  };
+  std::vector<std::vector<double>> lat(static_cast<size_t>(clients));
+  long errors = 0;
+  int running = clients, connecting = clients;
+  double cpu0 = 0, fsyncs0 = 0, fsync_sum0 = 0;
+  Clock::time_point t0;
+  std::vector<pollfd> pfds(static_cast<size_t>(clients));
+  for (int c = 0; c < clients; ++c) pfds[static_cast<size_t>(c)] = {ss[static_cast<size_t>(c)].fd, POLLIN, 0};
+  char buf[65536];
+  while (running > 0) {
+    if (poll(pfds.data(), pfds.size(), 10000) <= 0) {
+      fprintf(stderr, "wire client: no reply within 10 s\n");
+      exit(1);
+    }
+    for (int c = 0; c < clients; ++c) {
+      auto& pf = pfds[static_cast<size_t>(c)];
+      if (!(pf.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      WireSession& s = ss[static_cast<size_t>(c)];
+      ssize_t n = read(s.fd, buf, sizeof buf);
+      if (n <= 0) {
+        fprintf(stderr, "wire client: session %d closed by the server\n", c);
+        exit(1);
+      }
+      s.in.append(buf, static_cast<size_t>(n));
+      while (s.in.size() >= 4 && s.in.size() >= 4 + static_cast<size_t>(GetInt(s.in.data()))) {
+        size_t len = static_cast<size_t>(GetInt(s.in.data()));
+        std::string frame = s.in.substr(4, len);
+        s.in.erase(0, 4 + len);
+        if (!s.connected) {
+          s.connected = true;
+          if (--connecting == 0) {
+            // Every session is in: the clock starts and every session makes its first call.
+            cpu0 = CpuMs(server);
+            fsyncs0 = Mntr(port, "zk_cnt_fsynctime");
+            fsync_sum0 = Mntr(port, "zk_sum_fsynctime");
+            t0 = Clock::now();
+            for (int k = 0; k < clients; ++k) {
+              if (!request(ss[static_cast<size_t>(k)], k)) exit(1);
+            }
+          }
+          continue;
+        }
+        lat[static_cast<size_t>(c)].push_back(Ms(Clock::now() - s.start));
+        if (frame.size() < 16 || GetInt(frame.data() + 12) != 0) errors++;
+        if (++s.i < per_client) {
+          if (!request(s, c)) exit(1);
+        } else {
+          running--;
+        }
+      }
+    }
+  }
+  double secs = Ms(Clock::now() - t0) / 1000.0;
+  double cpu = CpuMs(server) - cpu0;
+  double fsyncs = Mntr(port, "zk_cnt_fsynctime") - fsyncs0, fsync_sum = Mntr(port, "zk_sum_fsynctime") - fsync_sum0;
+  for (auto& s : ss) {
+    std::string close_req;
+    PutInt(&close_req, ++s.xid);
+    PutInt(&close_req, -11);  // closeSession
+    WriteAll(s.fd, Framed(close_req));
+    close(s.fd);
+  }
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  Result r;
+  r.ops_per_s = static_cast<double>(all.size()) / secs;
+  r.p50_ms = all.empty() ? 0 : all[all.size() / 2];
+  r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
+  r.server_cpu_ms_per_kop = all.empty() ? 0 : cpu * 1000.0 / static_cast<double>(all.size());
+  r.calls_per_fsync = fsyncs > 0 ? static_cast<double>(all.size()) / fsyncs : 0;
+  r.fsync_ms = fsyncs > 0 ? fsync_sum / fsyncs : 0;
+  r.errors = errors;
+  return r;
+}
+
 // Creates `parent` (empty), when given, then every path through pipelined async creates, all
 // in one session (not measured, setup only).
 void CreateAll(const std::string& hosts, const char* parent, const std::vector<std::string>& paths,
@@ -390,7 +570,7 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   Server* both[2] = {&zk, &ours};
   double idle[2] = {0, 0}, full[2] = {0, 0}, startup[2] = {0, 0};
-  Result res[2][5];
+  Result res[2][10];  // 0-4 through the C client, 5-9 on the wire
   std::string value(100, 'x');
   for (Server* srv : both) {
     if (srv->Start() < 0) {
@@ -404,6 +584,8 @@ int main(int argc, char** argv) {
     zhandle_t* setup = Connect(srv->hosts());
     zoo_create(setup, "/b1", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
     zoo_create(setup, "/b16", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+    zoo_create(setup, "/w1", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+    zoo_create(setup, "/w16", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
     zookeeper_close(setup);
   }
   // The machine is shared and its disk noisy: every workload runs twice on each server,
@@ -427,6 +609,12 @@ int main(int argc, char** argv) {
       merge(res[s][2], Run(srv.hosts(), srv.port(), srv.pid(), 1, single, IssueSet, "/b1", round, value));
       merge(res[s][3], Run(srv.hosts(), srv.port(), srv.pid(), 16, multi, IssueSet, "/b16", round, value));
       merge(res[s][4], Run(srv.hosts(), srv.port(), srv.pid(), 16, reads, IssueGet, "/b16", 0, value, multi));
+      // The same calls from the wire clients, twice as many per session (they are quicker).
+      merge(res[s][5], RunWire(srv.port(), srv.pid(), 1, 2 * single, WireOp::kCreate, "/w1", round, value));
+      merge(res[s][6], RunWire(srv.port(), srv.pid(), 16, 2 * multi, WireOp::kCreate, "/w16", round, value));
+      merge(res[s][7], RunWire(srv.port(), srv.pid(), 1, 2 * single, WireOp::kSetData, "/w1", round, value));
+      merge(res[s][8], RunWire(srv.port(), srv.pid(), 16, 2 * multi, WireOp::kSetData, "/w16", round, value));
+      merge(res[s][9], RunWire(srv.port(), srv.pid(), 16, 2 * reads, WireOp::kGetData, "/w16", 0, value, 2 * multi));
     }
   }
   if (memory_only) {
@@ -441,6 +629,16 @@ int main(int argc, char** argv) {
       for (int c = 0; c < 16; ++c) {
         for (int i = 0; i < multi; ++i) {
           snprintf(path, sizeof path, "/b16/c%02d-%d-%06d", c, round, i);
+          left.push_back(path);
+        }
+      }
+      for (int i = 0; i < 2 * single; ++i) {
+        snprintf(path, sizeof path, "/w1/c%02d-%d-%06d", 0, round, i);
+        left.push_back(path);
+      }
+      for (int c = 0; c < 16; ++c) {
+        for (int i = 0; i < 2 * multi; ++i) {
+          snprintf(path, sizeof path, "/w16/c%02d-%d-%06d", c, round, i);
           left.push_back(path);
         }
       }
@@ -466,17 +664,18 @@ int main(int argc, char** argv) {
       if (r.errors) fprintf(stderr, "%s: %ld failed calls\n", srv.name().c_str(), r.errors);
     }
   }
-  const char* names[5] = {"create, 1 client", "create, 16 clients", "setData, 1 client", "setData, 16 clients",
-                          "getData, 16 clients"};
-  for (int i = 0; i < (memory_only ? 0 : 5); ++i) {
+  const char* names[10] = {"create, 1 client", "create, 16 clients", "setData, 1 client", "setData, 16 clients",
+                           "getData, 16 clients", "wire: create, 1 client", "wire: create, 16 clients",
+                           "wire: setData, 1 client", "wire: setData, 16 clients", "wire: getData, 16 clients"};
+  for (int i = 0; i < (memory_only ? 0 : 10); ++i) {
     rows.push_back({std::string(names[i]) + " (ops/s)", "ops/s", res[0][i].ops_per_s, res[1][i].ops_per_s, true});
-    if (i < 4) {
+    if (i % 5 < 4) {
       rows.push_back({std::string(names[i]) + " p50 (ms)", "ms", res[0][i].p50_ms, res[1][i].p50_ms, false});
       rows.push_back({std::string(names[i]) + " p99 (ms)", "ms", res[0][i].p99_ms, res[1][i].p99_ms, false});
     }
     rows.push_back({std::string(names[i]) + " server CPU/1k (ms)", "ms", res[0][i].server_cpu_ms_per_kop,
                     res[1][i].server_cpu_ms_per_kop, false});
-    if (i < 4) {
+    if (i % 5 < 4) {
       rows.push_back({std::string(names[i]) + " calls per fsync", "", res[0][i].calls_per_fsync,
                       res[1][i].calls_per_fsync, true});
       rows.push_back({std::string(names[i]) + " fsync avg (ms)", "ms", res[0][i].fsync_ms, res[1][i].fsync_ms, false});

@@ -30,6 +30,7 @@ struct Connection {
   size_t out_off = 0;
   std::deque<Held> held;
   bool want_write = false;
+  bool epoll_out = false;  // EPOLLOUT is registered for the socket (a send was cut short)
   bool connected = false;      // handshake done
   bool first_packet = true;    // a four-letter word can only come first
   bool close_after_flush = false;

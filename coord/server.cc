@@ -453,11 +453,14 @@ void Server::OnWritable(Connection* c) {
     c->out.clear();
     c->out_off = 0;
   }
-  if (pending != c->want_write || !pending) {
+  // Writing is tried at once; only a send cut short asks epoll for EPOLLOUT, and the
+  // interest is dropped again once drained: no epoll_ctl for a reply that fits the socket.
+  if (pending != c->epoll_out) {
     epoll_event ev{};
     ev.events = pending ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
     ev.data.u64 = c->id;
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
+    c->epoll_out = pending;
   }
   c->want_write = pending;
   if (!pending && c->held.empty() && c->close_after_flush) Close(c, nullptr);
