@@ -7,12 +7,15 @@ loopback, with the same tickTime, initLimit and syncLimit and fsync on:
   - leader SIGSTOP until a new leader accepts a write (the frozen one is continued after);
   - with --netns (root): each server in its own network namespace, and the leader isolated
     from the others by iptables until a new leader accepts a write;
-  - write throughput: 16 clients creating znodes (each keeps 8 creates in flight), for 5 s;
+  - write throughput: 16 clients creating znodes (each keeps 8 creates in flight), for 5 s,
+    from kazoo (Python threads) and from quorumd_bench's wire clients (one thread, poll(2);
+    the kazoo clients bound both servers near the same rate on two cores);
   - resident memory per server, idle after the trials.
 
 Each timing is the median of N trials (default 10); the last column is quorumd / ZooKeeper.
 
-usage: ensemble_bench.py [--quorumd PATH] [--trials N] [--netns]
+usage: ensemble_bench.py [--quorumd PATH] [--load-bin PATH] [--trials N] [--netns]
+(--load-bin: quorumd_bench, default build/bench/quorumd_bench beside the quorumd binary's build)
 """
 import os
 import signal
@@ -80,7 +83,20 @@ def throughput(ens, clients=16, seconds=5.0, depth=8):
     return n / took
 
 
-def bench(kind, qbin, trials, net=None):
+def wire_throughput(ens, load_bin, clients=16, seconds=5.0, depth=8):
+    """Creates per second from the wire clients, spread over every server of the ensemble."""
+    import subprocess
+    out = subprocess.run([load_bin, "--load", ens.hosts, str(clients), str(depth), str(seconds)],
+                         capture_output=True, text=True, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise RuntimeError("%s --load failed: %s" % (load_bin, out.stderr.strip()))
+    rate, failed = out.stdout.split()
+    if int(failed):
+        raise RuntimeError("%s --load: %s creates failed" % (load_bin, failed))
+    return float(rate)
+
+
+def bench(kind, qbin, trials, net=None, load_bin=None):
     out = {"cold start to a write (s)": [], "leader SIGKILL to a write (s)": [],
            "leader SIGSTOP to a write (s)": []}
     if net:
@@ -112,10 +128,15 @@ def bench(kind, qbin, trials, net=None):
                     out["leader isolated to a write (s)"].append(first_write(ens, (old,), t0))
                 finally:
                     net.heal(old, others)
+            # Throughput on every trial's ensemble, all three serving again: the disk's fsync
+            # time wanders from run to run, and one sample says little.
+            ens.leader()  # one leader, the others following
+            out.setdefault("writes/s, 16 kazoo clients", []).append(throughput(ens))
+            if load_bin:
+                out.setdefault("writes/s, 16 wire clients", []).append(wire_throughput(ens, load_bin))
     res = {k: statistics.median(v) for k, v in out.items()}
     with ensemble.Ensemble(kind, qbin, net=net) as ens:
         ens.leader()
-        res["writes/s, 16 clients"] = throughput(ens)
         time.sleep(2.0)
         res["resident memory per server (MiB)"] = statistics.mean(rss_kb(m.proc.pid) for m in ens.members) / 1024.0
     return res
@@ -128,11 +149,18 @@ def main():
     if netns and os.geteuid() != 0:
         print("--netns needs root (network namespaces, a bridge, iptables)")
         return 2
+    if "--load-bin" in sys.argv:
+        load_bin = sys.argv[sys.argv.index("--load-bin") + 1]
+    else:
+        load_bin = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(qbin))), "bench", "quorumd_bench")
+    if not os.access(load_bin, os.X_OK):
+        print("no wire load generator at %s (build quorumd_bench or pass --load-bin); kazoo only" % load_bin)
+        load_bin = None
     results = {}
     for kind in ("quorumd", "zookeeper"):
         net = ensemble.Namespaces(3) if netns else None
         try:
-            results[kind] = bench(kind, qbin, trials, net)
+            results[kind] = bench(kind, qbin, trials, net, load_bin)
         finally:
             if net:
                 net.close()

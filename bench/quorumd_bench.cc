@@ -9,6 +9,7 @@
 // default, quorumd's too). Prints a table and the ratios.
 //
 // usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick] [--memory]
+//        quorumd_bench --load IP:PORT[,IP:PORT...] [CLIENTS [DEPTH [SECONDS]]]
 // --memory skips the throughput workloads: only the RSS and start-up rows, for both servers.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -478,6 +479,118 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
   return r;
 }
 
+// Open-ended load on a running server or ensemble (for ensemble_bench.py): `clients`
+// wire sessions spread over `endpoints` (ip:port), each keeping `depth` creates of
+// sequential-free unique znodes under /wl in flight, for `seconds` once all are connected.
+// Prints "<creates per second> <failed>" on one line.
+int RunLoad(const std::vector<std::pair<std::string, int>>& endpoints, int clients, int depth, double seconds) {
+  struct Sess {
+    int fd = -1;
+    std::string in;
+    int32_t xid = 0;
+    long next = 0;
+    bool connected = false;
+  };
+  std::vector<Sess> ss(static_cast<size_t>(clients));
+  auto open_one = [&](Sess& s, const std::pair<std::string, int>& ep) {
+    s.fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(ep.second));
+    if (inet_pton(AF_INET, ep.first.c_str(), &a.sin_addr) != 1 ||
+        connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      fprintf(stderr, "load: cannot connect to %s:%d: %s\n", ep.first.c_str(), ep.second, strerror(errno));
+      exit(1);
+    }
+    std::string req;
+    PutInt(&req, 0);
+    PutLong(&req, 0);
+    PutInt(&req, 30000);
+    PutLong(&req, 0);
+    PutBuffer(&req, std::string(16, '\0'));
+    req.push_back('\0');
+    if (!WriteAll(s.fd, Framed(req))) exit(1);
+  };
+  for (int c = 0; c < clients; ++c) open_one(ss[static_cast<size_t>(c)], endpoints[static_cast<size_t>(c) % endpoints.size()]);
+  const std::string value(64, 'x');
+  const uint64_t salt = static_cast<uint64_t>(getpid()) * 1000003u + static_cast<uint64_t>(time(nullptr));
+  auto create = [&](Sess& s, int c, bool parent) {
+    char path[96];
+    if (parent) {
+      snprintf(path, sizeof path, "/wl");
+    } else {
+      snprintf(path, sizeof path, "/wl/%llx-%02d-%08ld", static_cast<unsigned long long>(salt % 0xffffffffu), c, s.next++);
+    }
+    std::string body;
+    PutInt(&body, ++s.xid);
+    PutInt(&body, 1);
+    PutBuffer(&body, path);
+    PutBuffer(&body, parent ? std::string() : value);
+    PutInt(&body, 1);
+    PutInt(&body, 31);
+    PutBuffer(&body, "world");
+    PutBuffer(&body, "anyone");
+    PutInt(&body, 0);
+    return WriteAll(s.fd, Framed(body));
+  };
+  std::vector<pollfd> pfds(static_cast<size_t>(clients));
+  for (int c = 0; c < clients; ++c) pfds[static_cast<size_t>(c)] = {ss[static_cast<size_t>(c)].fd, POLLIN, 0};
+  int connecting = clients;
+  bool parent_done = false, measuring = false;
+  long done = 0, failed = 0;
+  Clock::time_point t0, until;
+  char buf[65536];
+  for (;;) {
+    if (measuring && Clock::now() >= until) break;
+    if (poll(pfds.data(), pfds.size(), 10000) <= 0) {
+      fprintf(stderr, "load: no reply within 10 s\n");
+      return 1;
+    }
+    for (int c = 0; c < clients; ++c) {
+      auto& pf = pfds[static_cast<size_t>(c)];
+      if (!(pf.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Sess& s = ss[static_cast<size_t>(c)];
+      ssize_t n = read(s.fd, buf, sizeof buf);
+      if (n <= 0) {
+        fprintf(stderr, "load: session %d closed by the server\n", c);
+        return 1;
+      }
+      s.in.append(buf, static_cast<size_t>(n));
+      while (s.in.size() >= 4 && s.in.size() >= 4 + static_cast<size_t>(GetInt(s.in.data()))) {
+        size_t len = static_cast<size_t>(GetInt(s.in.data()));
+        std::string frame = s.in.substr(4, len);
+        s.in.erase(0, 4 + len);
+        if (!s.connected) {
+          s.connected = true;
+          if (--connecting == 0 && !create(ss[0], 0, true)) return 1;  // /wl, from the first session
+          continue;
+        }
+        if (!parent_done) {  // the reply to /wl (created, or already there): the load starts
+          parent_done = true;
+          measuring = true;
+          t0 = Clock::now();
+          until = t0 + std::chrono::microseconds(static_cast<long long>(seconds * 1e6));
+          for (int k = 0; k < clients; ++k) {
+            for (int d = 0; d < depth; ++d) {
+              if (!create(ss[static_cast<size_t>(k)], k, false)) return 1;
+            }
+          }
+          continue;
+        }
+        if (frame.size() < 16 || GetInt(frame.data() + 12) != 0) failed++;
+        done++;
+        if (!create(s, c, false)) return 1;
+      }
+    }
+  }
+  double secs = Ms(Clock::now() - t0) / 1000.0;
+  for (auto& s : ss) close(s.fd);
+  printf("%.1f %ld\n", static_cast<double>(done) / secs, failed);
+  return 0;
+}
+
 // Creates `parent` (empty), when given, then every path through pipelined async creates, all
 // in one session (not measured, setup only).
 void CreateAll(const std::string& hosts, const char* parent, const std::vector<std::string>& paths,
@@ -543,6 +656,32 @@ int PickPort(int i) { return 21950 + (getpid() + 13 * i) % 45; }
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::string(argv[1]) == "--load") {
+    // quorumd_bench --load IP:PORT[,IP:PORT...] [CLIENTS [DEPTH [SECONDS]]]
+    signal(SIGPIPE, SIG_IGN);
+    std::vector<std::pair<std::string, int>> eps;
+    std::string list = argv[2];
+    for (size_t pos = 0; pos <= list.size();) {
+      size_t comma = list.find(',', pos);
+      std::string ep = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      size_t colon = ep.rfind(':');
+      if (colon == std::string::npos) {
+        fprintf(stderr, "quorumd_bench --load: expected IP:PORT, got '%s'\n", ep.c_str());
+        return 2;
+      }
+      eps.emplace_back(ep.substr(0, colon), std::atoi(ep.c_str() + colon + 1));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    int clients = argc > 3 ? std::atoi(argv[3]) : 16;
+    int depth = argc > 4 ? std::atoi(argv[4]) : 1;
+    double seconds = argc > 5 ? std::atof(argv[5]) : 5.0;
+    if (clients < 1 || depth < 1 || seconds <= 0) {
+      fprintf(stderr, "quorumd_bench --load: clients and depth must be at least 1, seconds above 0\n");
+      return 2;
+    }
+    return RunLoad(eps, clients, depth, seconds);
+  }
   if (argc < 3) {
     fprintf(stderr, "usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick] [--memory]\n");
     return 2;
