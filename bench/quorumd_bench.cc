@@ -180,6 +180,21 @@ struct Result {
   long errors = 0;
 };
 
+// The figures of one workload from every call's latency, the run's length, the server's
+// CPU time and its fsyncs over the run.
+Result Summarize(std::vector<double> all, long errors, double secs, double cpu, double fsyncs, double fsync_sum) {
+  std::sort(all.begin(), all.end());
+  Result r;
+  r.ops_per_s = static_cast<double>(all.size()) / secs;
+  r.p50_ms = all.empty() ? 0 : all[all.size() / 2];
+  r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
+  r.server_cpu_ms_per_kop = all.empty() ? 0 : cpu * 1000.0 / static_cast<double>(all.size());
+  r.calls_per_fsync = fsyncs > 0 ? static_cast<double>(all.size()) / fsyncs : 0;
+  r.fsync_ms = fsyncs > 0 ? fsync_sum / fsyncs : 0;
+  r.errors = errors;
+  return r;
+}
+
 // One client of a closed loop: a session that has one call outstanding at a time and makes
 // the next when the last one's answer is in, from the C client's completion thread.
 struct LoopClient;
@@ -289,17 +304,8 @@ Result Run(const std::string& hosts, int port, pid_t server, int clients, int pe
     all.insert(all.end(), lc.lat.begin(), lc.lat.end());
     errors += lc.errors;
   }
-  std::sort(all.begin(), all.end());
   for (auto& lc : lcs) zookeeper_close(lc.zh);
-  Result r;
-  r.ops_per_s = static_cast<double>(all.size()) / secs;
-  r.p50_ms = all.empty() ? 0 : all[all.size() / 2];
-  r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
-  r.server_cpu_ms_per_kop = all.empty() ? 0 : cpu * 1000.0 / static_cast<double>(all.size());
-  r.calls_per_fsync = fsyncs > 0 ? static_cast<double>(all.size()) / fsyncs : 0;
-  r.fsync_ms = fsyncs > 0 ? fsync_sum / fsyncs : 0;
-  r.errors = errors;
-  return r;
+  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum);
 }
 
 // ---- the same closed loops on the wire --------------------------------------------------
@@ -355,49 +361,73 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
+// A TCP connection to ip:port with the connect request of a new session sent; exits on
+// failure (the bench cannot go on without its server).
+int OpenWireSession(const std::string& ip, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    fprintf(stderr, "wire client: cannot connect to %s:%d: %s\n", ip.c_str(), port, strerror(errno));
+    exit(1);
+  }
+  std::string req;
+  PutInt(&req, 0);       // protocol version
+  PutLong(&req, 0);      // last zxid seen
+  PutInt(&req, 30000);   // session timeout
+  PutLong(&req, 0);      // session id: a new one
+  PutBuffer(&req, std::string(16, '\0'));
+  req.push_back('\0');   // not read-only
+  if (!WriteAll(fd, Framed(req))) exit(1);
+  return fd;
+}
+
+// A create request: a persistent znode open to everyone.
+std::string CreateBody(int32_t xid, const std::string& path, const std::string& value) {
+  std::string body;
+  PutInt(&body, xid);
+  PutInt(&body, static_cast<int32_t>(WireOp::kCreate));
+  PutBuffer(&body, path);
+  PutBuffer(&body, value);
+  PutInt(&body, 1);  // one ACL: world:anyone, all permissions
+  PutInt(&body, 31);
+  PutBuffer(&body, "world");
+  PutBuffer(&body, "anyone");
+  PutInt(&body, 0);  // persistent
+  return body;
+}
+
+// Takes one whole frame off the front of `in`, when there is one.
+bool NextFrame(std::string* in, std::string* frame) {
+  if (in->size() < 4 || in->size() < 4 + static_cast<size_t>(GetInt(in->data()))) return false;
+  size_t len = static_cast<size_t>(GetInt(in->data()));
+  *frame = in->substr(4, len);
+  in->erase(0, 4 + len);
+  return true;
+}
+
 Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, const char* dir, int round,
                const std::string& value, int modulo = 1) {
   std::vector<WireSession> ss(static_cast<size_t>(clients));
-  for (auto& s : ss) {
-    s.fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      fprintf(stderr, "wire client: cannot connect to port %d: %s\n", port, strerror(errno));
-      exit(1);
-    }
-    std::string req;
-    PutInt(&req, 0);             // protocol version
-    PutLong(&req, 0);            // last zxid seen
-    PutInt(&req, 30000);         // session timeout
-    PutLong(&req, 0);            // session id: a new one
-    PutBuffer(&req, std::string(16, '\0'));
-    req.push_back('\0');         // not read-only
-    if (!WriteAll(s.fd, Framed(req))) exit(1);
-  }
+  for (auto& s : ss) s.fd = OpenWireSession("127.0.0.1", port);
   auto request = [&](WireSession& s, int c) {
     char path[64];
     int n = op == WireOp::kGetData ? s.i % modulo : s.i;
     snprintf(path, sizeof path, "%s/c%02d-%d-%06d", dir, c, op == WireOp::kGetData ? 0 : round, n);
     std::string body;
-    PutInt(&body, ++s.xid);
-    PutInt(&body, static_cast<int32_t>(op));
-    PutBuffer(&body, path);
-    if (op == WireOp::kGetData) {
-      body.push_back('\0');  // no watch
+    if (op == WireOp::kCreate) {
+      body = CreateBody(++s.xid, path, value);
     } else {
-      PutBuffer(&body, value);
-      if (op == WireOp::kCreate) {
-        PutInt(&body, 1);  // one ACL: world:anyone, all permissions
-        PutInt(&body, 31);
-        PutBuffer(&body, "world");
-        PutBuffer(&body, "anyone");
-        PutInt(&body, 0);  // persistent
+      PutInt(&body, ++s.xid);
+      PutInt(&body, static_cast<int32_t>(op));
+      PutBuffer(&body, path);
+      if (op == WireOp::kGetData) {
+        body.push_back('\0');  // no watch
       } else {
+        PutBuffer(&body, value);
         PutInt(&body, -1);  // any version
       }
     }
@@ -427,10 +457,8 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
         exit(1);
       }
       s.in.append(buf, static_cast<size_t>(n));
-      while (s.in.size() >= 4 && s.in.size() >= 4 + static_cast<size_t>(GetInt(s.in.data()))) {
-        size_t len = static_cast<size_t>(GetInt(s.in.data()));
-        std::string frame = s.in.substr(4, len);
-        s.in.erase(0, 4 + len);
+      std::string frame;
+      while (NextFrame(&s.in, &frame)) {
         if (!s.connected) {
           s.connected = true;
           if (--connecting == 0) {
@@ -467,16 +495,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
   }
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  Result r;
-  r.ops_per_s = static_cast<double>(all.size()) / secs;
-  r.p50_ms = all.empty() ? 0 : all[all.size() / 2];
-  r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
-  r.server_cpu_ms_per_kop = all.empty() ? 0 : cpu * 1000.0 / static_cast<double>(all.size());
-  r.calls_per_fsync = fsyncs > 0 ? static_cast<double>(all.size()) / fsyncs : 0;
-  r.fsync_ms = fsyncs > 0 ? fsync_sum / fsyncs : 0;
-  r.errors = errors;
-  return r;
+  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum);
 }
 
 // Open-ended load on a running server or ensemble (for ensemble_bench.py): `clients`
@@ -492,28 +511,10 @@ int RunLoad(const std::vector<std::pair<std::string, int>>& endpoints, int clien
     bool connected = false;
   };
   std::vector<Sess> ss(static_cast<size_t>(clients));
-  auto open_one = [&](Sess& s, const std::pair<std::string, int>& ep) {
-    s.fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(ep.second));
-    if (inet_pton(AF_INET, ep.first.c_str(), &a.sin_addr) != 1 ||
-        connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      fprintf(stderr, "load: cannot connect to %s:%d: %s\n", ep.first.c_str(), ep.second, strerror(errno));
-      exit(1);
-    }
-    std::string req;
-    PutInt(&req, 0);
-    PutLong(&req, 0);
-    PutInt(&req, 30000);
-    PutLong(&req, 0);
-    PutBuffer(&req, std::string(16, '\0'));
-    req.push_back('\0');
-    if (!WriteAll(s.fd, Framed(req))) exit(1);
-  };
-  for (int c = 0; c < clients; ++c) open_one(ss[static_cast<size_t>(c)], endpoints[static_cast<size_t>(c) % endpoints.size()]);
+  for (int c = 0; c < clients; ++c) {
+    const auto& ep = endpoints[static_cast<size_t>(c) % endpoints.size()];
+    ss[static_cast<size_t>(c)].fd = OpenWireSession(ep.first, ep.second);
+  }
   const std::string value(64, 'x');
   const uint64_t salt = static_cast<uint64_t>(getpid()) * 1000003u + static_cast<uint64_t>(time(nullptr));
   auto create = [&](Sess& s, int c, bool parent) {
@@ -523,17 +524,7 @@ int RunLoad(const std::vector<std::pair<std::string, int>>& endpoints, int clien
     } else {
       snprintf(path, sizeof path, "/wl/%llx-%02d-%08ld", static_cast<unsigned long long>(salt % 0xffffffffu), c, s.next++);
     }
-    std::string body;
-    PutInt(&body, ++s.xid);
-    PutInt(&body, 1);
-    PutBuffer(&body, path);
-    PutBuffer(&body, parent ? std::string() : value);
-    PutInt(&body, 1);
-    PutInt(&body, 31);
-    PutBuffer(&body, "world");
-    PutBuffer(&body, "anyone");
-    PutInt(&body, 0);
-    return WriteAll(s.fd, Framed(body));
+    return WriteAll(s.fd, Framed(CreateBody(++s.xid, path, parent ? std::string() : value)));
   };
   std::vector<pollfd> pfds(static_cast<size_t>(clients));
   for (int c = 0; c < clients; ++c) pfds[static_cast<size_t>(c)] = {ss[static_cast<size_t>(c)].fd, POLLIN, 0};
@@ -558,10 +549,8 @@ int RunLoad(const std::vector<std::pair<std::string, int>>& endpoints, int clien
         return 1;
       }
       s.in.append(buf, static_cast<size_t>(n));
-      while (s.in.size() >= 4 && s.in.size() >= 4 + static_cast<size_t>(GetInt(s.in.data()))) {
-        size_t len = static_cast<size_t>(GetInt(s.in.data()));
-        std::string frame = s.in.substr(4, len);
-        s.in.erase(0, 4 + len);
+      std::string frame;
+      while (NextFrame(&s.in, &frame)) {
         if (!s.connected) {
           s.connected = true;
           if (--connecting == 0 && !create(ss[0], 0, true)) return 1;  // /wl, from the first session
