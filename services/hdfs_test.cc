@@ -262,11 +262,17 @@ TEST_F(HdfsTest, ResourceManagersFailOver) {
     return !first.empty();
   }, 20000));
   int idx = first == "rm1" ? 0 : 1;
-  EXPECT_NE(Slurp(dir / (first + ".log")).find("Transitioned to active state"), std::string::npos);
+  // The lock znode is written before the line is logged: the probe may see the new active
+  // a moment before its log says so.
+  auto logged_active = [&](const std::string& rm) {
+    return WaitFor([&] { return Slurp(dir / (rm + ".log")).find("Transitioned to active state") != std::string::npos; },
+                   5000);
+  };
+  EXPECT_TRUE(logged_active(first));
   rm[idx]->Kill();
   std::string second = first == "rm1" ? "rm2" : "rm1";
   ASSERT_TRUE(WaitFor([&] { return SampleProbe(ctx, "yarn.active").value == second; }, 20000));
-  EXPECT_NE(Slurp(dir / (second + ".log")).find("Transitioned to active state"), std::string::npos);
+  EXPECT_TRUE(logged_active(second));
 }
 
 }  // namespace
