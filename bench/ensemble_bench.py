@@ -20,6 +20,7 @@ usage: ensemble_bench.py [--quorumd PATH] [--load-bin PATH] [--trials N] [--netn
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -85,7 +86,6 @@ def throughput(ens, clients=16, seconds=5.0, depth=8):
 
 def wire_throughput(ens, load_bin, clients=16, seconds=5.0, depth=8):
     """Creates per second from the wire clients, spread over every server of the ensemble."""
-    import subprocess
     out = subprocess.run([load_bin, "--load", ens.hosts, str(clients), str(depth), str(seconds)],
                          capture_output=True, text=True, timeout=seconds + 60)
     if out.returncode != 0:

@@ -179,9 +179,7 @@ void RegisterZkProbes() {
              false, true, "srvr", [](const ZkProbeSetup& setup, const std::vector<ServerSample>& samples) {
                nlohmann::json followers = nlohmann::json::array();
                for (size_t i = 0; i < samples.size(); ++i) {
-                 if (samples[i].status.ok() && samples[i].srvr.serving && RoleOf(samples[i]) == "follower") {
-                   followers.push_back(setup.servers[i].host);
-                 }
+                 if (RoleOf(samples[i]) == "follower") followers.push_back(setup.servers[i].host);
                }
                return Observation::Value(followers);
              });

@@ -1,5 +1,6 @@
 #include "faults/command_fault.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "base/duration.h"
@@ -84,8 +85,8 @@ bool ParseCommandWords(const nlohmann::json& value, std::vector<std::string>* ar
 bool ParseCommandSequence(const nlohmann::json& value, std::vector<std::vector<std::string>>* commands,
                           std::string* why) {
   commands->clear();
-  bool all_lists = value.is_array() && !value.empty();
-  for (const auto& item : value.is_array() ? value : nlohmann::json::array()) all_lists = all_lists && item.is_array();
+  const bool all_lists = value.is_array() && !value.empty() &&
+                         std::all_of(value.begin(), value.end(), [](const nlohmann::json& i) { return i.is_array(); });
   if (!all_lists) {
     commands->emplace_back();
     return ParseCommandWords(value, &commands->back(), why);
@@ -176,15 +177,15 @@ class CommandDriver : public FaultDriver {
   }
 
  private:
+  // `check` is one command, not a list of them.
   static Status Command(const FaultInstance& fault, const char* key, std::vector<std::string>* argv) {
-    if (!fault.params.contains(key)) {
-      return Status::Invalid("fault " + fault.fault + ": action command needs '" + key + "'");
+    std::vector<std::vector<std::string>> commands;
+    FAULTLINE_RETURN_IF_ERROR(Commands(fault, key, &commands));
+    if (commands.size() != 1) {
+      return Status::Invalid("fault " + fault.fault + ": " + key + ": expected one command, found a list of " +
+                             std::to_string(commands.size()));
     }
-    std::string why;
-    if (!ParseCommandWords(fault.params[key], argv, &why)) {
-      return Status::Invalid("fault " + fault.fault + ": " + key + ": " + why);
-    }
-    for (auto& word : *argv) word = Substitute(word, fault);
+    *argv = std::move(commands[0]);
     return Status::Ok();
   }
 

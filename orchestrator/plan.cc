@@ -196,7 +196,8 @@ Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::stri
   std::map<std::string, std::vector<std::string>> landed;  // fault → hosts, when known now
   for (const auto& f : drill.faults) {
     std::vector<std::string> hosts, excluded;
-    bool role = f.target.kind == TargetSpec::Kind::kRole;
+    const bool role = f.target.kind == TargetSpec::Kind::kRole;
+    bool at_run_time = role;
     for (const auto& x : f.target.except) {
       const std::string ref = FaultTargetRef(x);
       if (ref.empty()) {
@@ -204,35 +205,31 @@ Status BuildPlan(const Drill& drill, const Inventory& inventory, const std::stri
       } else if (auto it = landed.find(ref); it != landed.end()) {
         excluded.insert(excluded.end(), it->second.begin(), it->second.end());
       } else {
-        role = true;  // the hosts it leaves out are known only when that fault lands
+        at_run_time = true;  // the hosts it leaves out are known only when that fault lands
       }
     }
-    if (role) {
-      hosts.push_back((f.target.kind == TargetSpec::Kind::kRole ? "role:" : "group:") + f.target.names.at(0));
+    if (at_run_time) {
+      hosts.push_back((role ? "role:" : "group:") + f.target.names.at(0));
     } else {
       Status st = ResolveStaticTarget(f.target, inventory, run_id, &hosts, excluded);
       if (!st.ok()) {
         errors.push_back(st.message());
         continue;
       }
+      landed[f.name] = hosts;
     }
-    if (!role) landed[f.name] = hosts;
     std::string what = ParamsText(f.params);
-    const std::string except = f.target.except.empty() ? "" : ", except " + JoinNames(f.target.except);
-    if (role && f.target.kind == TargetSpec::Kind::kRole) {
-      what = "pick " + PickName(f.target.pick) + " of the hosts " + f.target.names[0] + " names" + except +
-             ", resolved at run time from " + f.target.names[0] + (what.empty() ? "" : "; " + what);
-    } else if (role) {
-      what = "pick " + PickName(f.target.pick) + " of group " + f.target.names[0] + except +
-             ", resolved at run time" + (what.empty() ? "" : "; " + what);
-    } else if (!except.empty()) {
-      what = "pick " + PickName(f.target.pick) + " of group " + f.target.names[0] + except +
+    if (at_run_time || !f.target.except.empty()) {
+      const std::string& name = f.target.names[0];
+      what = "pick " + PickName(f.target.pick) + " of " + (role ? "the hosts " + name + " names" : "group " + name) +
+             (f.target.except.empty() ? "" : ", except " + JoinNames(f.target.except)) +
+             (at_run_time ? ", resolved at run time" + (role ? " from " + name : std::string()) : "") +
              (what.empty() ? "" : "; " + what);
     }
     for (const auto& h : hosts) {
-      PlanAction inject{f.offset, h, true, role, f.name, f.action, what, f.mark};
+      PlanAction inject{f.offset, h, true, at_run_time, f.name, f.action, what, f.mark};
       out->actions.push_back(inject);
-      PlanAction revert{std::nullopt, h, false, role, f.name, f.action, "", f.mark};
+      PlanAction revert{std::nullopt, h, false, at_run_time, f.name, f.action, "", f.mark};
       if (f.duration) revert.at = f.offset + *f.duration;
       out->actions.push_back(revert);
     }
