@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 """Three-server ensembles of quorumd and Apache ZooKeeper 3.8 side by side in one run, on
-loopback, with the same tickTime, initLimit and syncLimit and fsync on:
+loopback, with the same tickTime, initLimit and syncLimit, snapCount at its default (100,000)
+on both, and fsync on:
 
   - cold start: all three started at once until one leader accepts a write;
   - leader SIGKILL until a new leader accepts a write;
   - leader SIGSTOP until a new leader accepts a write (the frozen one is continued after);
   - with --netns (root): each server in its own network namespace, and the leader isolated
     from the others by iptables until a new leader accepts a write;
-  - write throughput: 16 clients creating znodes (each keeps 8 creates in flight), for 5 s,
-    from kazoo (Python threads) and from quorumd_bench's wire clients (one thread, poll(2);
-    the kazoo clients bound both servers near the same rate on two cores);
+  - write throughput: 16 clients creating znodes for 5 s, from kazoo (Python threads, 8
+    creates in flight each) and from quorumd_bench's wire clients (one thread, poll(2); one
+    create in flight each, then 8): the kazoo clients cost more CPU than either server;
   - resident memory per server, idle after the trials.
 
 Each timing is the median of N trials (default 10); the last column is quorumd / ZooKeeper.
@@ -102,7 +103,7 @@ def bench(kind, qbin, trials, net=None, load_bin=None):
     if net:
         out["leader isolated to a write (s)"] = []
     for _ in range(trials):
-        with ensemble.Ensemble(kind, qbin, net=net) as ens:
+        with ensemble.Ensemble(kind, qbin, net=net, cfg=ensemble.BASE_CFG) as ens:
             t0 = time.time()
             out["cold start to a write (s)"].append(first_write(ens, (), t0))
             old = ens.leader()
@@ -133,9 +134,10 @@ def bench(kind, qbin, trials, net=None, load_bin=None):
             ens.leader()  # one leader, the others following
             out.setdefault("writes/s, 16 kazoo clients", []).append(throughput(ens))
             if load_bin:
-                out.setdefault("writes/s, 16 wire clients", []).append(wire_throughput(ens, load_bin))
+                out.setdefault("writes/s, 16 wire clients, 1 each", []).append(wire_throughput(ens, load_bin, depth=1))
+                out.setdefault("writes/s, 16 wire clients, 8 each", []).append(wire_throughput(ens, load_bin))
     res = {k: statistics.median(v) for k, v in out.items()}
-    with ensemble.Ensemble(kind, qbin, net=net) as ens:
+    with ensemble.Ensemble(kind, qbin, net=net, cfg=ensemble.BASE_CFG) as ens:
         ens.leader()
         time.sleep(2.0)
         res["resident memory per server (MiB)"] = statistics.mean(rss_kb(m.proc.pid) for m in ens.members) / 1024.0
@@ -164,7 +166,7 @@ def main():
         finally:
             if net:
                 net.close()
-    print("ensemble of 3 %s, tickTime=%d initLimit=10 syncLimit=4, fsync on, %d trials (medians)"
+    print("ensemble of 3 %s, tickTime=%d initLimit=10 syncLimit=4, default snapCount, fsync on, %d trials (medians)"
           % ("in network namespaces on a bridge" if netns else "on loopback", ensemble.TICK, trials))
     print("%-36s %12s %12s %10s" % ("", "quorumd", "zookeeper", "ratio"))
     for k in results["quorumd"]:

@@ -124,13 +124,24 @@ Status EnsembleNode::storage_error() const {
   return storage_error_cached_;
 }
 
+// Nothing in a Ready's messages or commits depends on that Ready's own records (peer.h): the
+// core holds back what claims durability until OnPersisted, and hands out only durable commits.
+// So a Ready's messages go out and its commits are applied before its fsync, not after it: a
+// leader's proposals reach the followers while it syncs them itself, and answers to clients do
+// not wait behind the next batch's fsync. A snapshot install is the exception: it must be
+// durable before it replaces the state, and its commits follow it.
 void EnsembleNode::DrainReadys() {
   while (storage_error_.ok() && peer_->HasReady()) {
     Ready rd = peer_->TakeReady();
+    const bool early = !rd.install_snapshot;
+    if (early) {
+      for (const Message& m : rd.messages) network_->Send(m);
+      for (const Txn& t : rd.commits) app_->Apply(t);
+    }
     if (rd.HasPersistence()) {
       Status st = storage_->Persist(rd);
       if (!st.ok()) {
-        // Nothing of this Ready may leave: its messages may claim what is not on disk.
+        // Nothing more may leave: later messages would claim what is not on disk.
         storage_error_ = st.Annotate("server " + std::to_string(config_.id) + ": persisting");
         {
           std::lock_guard<std::mutex> lock(cached_mu_);
@@ -141,9 +152,11 @@ void EnsembleNode::DrainReadys() {
       }
       peer_->OnPersisted(rd.persist_id);
     }
-    for (const Message& m : rd.messages) network_->Send(m);
-    if (rd.install_snapshot) app_->Install(*rd.install_snapshot);
-    for (const Txn& t : rd.commits) app_->Apply(t);
+    if (!early) {
+      for (const Message& m : rd.messages) network_->Send(m);
+      app_->Install(*rd.install_snapshot);
+      for (const Txn& t : rd.commits) app_->Apply(t);
+    }
     if (!rd.touched_sessions.empty()) app_->OnTouched(rd.touched_sessions);
     for (const Event& e : rd.events) app_->OnEvent(e);
     if (rd.state || rd.serving) {

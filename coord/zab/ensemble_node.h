@@ -3,10 +3,11 @@
 // data tree, and tests plug in fakes.
 //
 // The loop, per turn: hand the peer what Submit*() queued; take what the network delivered and
-// Step it; Tick every tick_ms; then for each Ready: ZabStorage::Persist (durable on return),
-// OnPersisted, send the messages, apply the commits, report touched sessions, the role and the
-// events; last, refresh the status DescribeCached() returns. Persisting before sending is
-// therefore the loop's order as well as the core's rule.
+// Step it; Tick every tick_ms; then for each Ready: send the messages and apply the commits,
+// ZabStorage::Persist (durable on return), OnPersisted, report touched sessions, the role and
+// the events; last, refresh the status DescribeCached() returns. Sending before the fsync is
+// safe because the core never puts a message that claims durability in a Ready before
+// OnPersisted covered its records (peer.h); a Ready installing a snapshot is persisted first.
 //
 // The loop holds the node's lock for the whole turn, fsyncs included. Submit*() and
 // DescribeCached() take only small locks of their own, so a server's request path and its
