@@ -305,8 +305,9 @@ Status TxnLogWriter::Roll(int64_t next_zxid) {
 }
 
 void TxnLogWriter::DrainNotify() {
+  // One read takes the eventfd's whole count and resets it.
   uint64_t v;
-  while (read(event_fd_, &v, sizeof v) > 0) {
+  while (read(event_fd_, &v, sizeof v) < 0 && errno == EINTR) {
   }
 }
 

@@ -44,6 +44,7 @@ std::string Errno(const char* what) { return std::string(what) + ": " + std::str
 constexpr uint64_t kListenTag = 1ull << 62;
 constexpr uint64_t kWakeTag = 1ull << 61;
 constexpr uint64_t kOutTag = 1ull << 60;
+constexpr std::chrono::milliseconds kFirstRetry{10};
 
 }  // namespace
 
@@ -56,6 +57,7 @@ struct PeerNetwork::Outgoing {
   bool connected = false;
   Clock::time_point deadline;
   Clock::time_point next_attempt;
+  int failed_in_row = 0;  // connects that failed since the last one that worked
   std::deque<std::string> queue;  // framed, hello first after a connect
   size_t queued_bytes = 0;        // the sum of queue's frame sizes
   size_t offset = 0;              // bytes of queue.front() already written
@@ -235,6 +237,7 @@ void PeerNetwork::StartConnect(Outgoing& out) {
   }
   out.connecting = rc != 0;
   out.connected = rc == 0;
+  if (out.connected) out.failed_in_row = 0;
   out.deadline = Clock::now() + options_.connect_timeout;
   out.PushFront(Hello(self_));
   out.offset = 0;
@@ -265,7 +268,16 @@ void PeerNetwork::CloseOutgoing(Outgoing& out, bool failed) {
   out.connecting = false;
   out.connected = false;
   out.want_write = false;
-  out.next_attempt = Clock::now() + options_.retry_interval;
+  // A connect that failed is tried again soon, then less and less often up to
+  // retry_interval: servers started together refuse each other for a few milliseconds, and
+  // waiting the whole interval out would hold up the first election by as much. A link that
+  // worked and closed waits the whole interval (a peer that keeps closing costs little).
+  auto wait = options_.retry_interval;
+  if (failed) {
+    wait = std::min(wait, kFirstRetry * (1 << std::min(out.failed_in_row, 8)));
+    ++out.failed_in_row;
+  }
+  out.next_attempt = Clock::now() + wait;
   std::lock_guard<std::mutex> lock(mu_);
   stats_[out.id].connected = false;
   if (failed) ++stats_[out.id].connect_failures;
@@ -458,6 +470,7 @@ void PeerNetwork::Loop() {
           }
           out.connecting = false;
           out.connected = true;
+          out.failed_in_row = 0;
           std::lock_guard<std::mutex> lock(mu_);
           stats_[out.id].connected = true;
         }

@@ -39,6 +39,8 @@ struct PeerEndpoint {
 
 struct PeerNetworkOptions {
   std::chrono::milliseconds connect_timeout{2000};
+  // The wait before a link that closed is made again, and the longest between connects that
+  // fail (those start at 10 ms and double).
   std::chrono::milliseconds retry_interval{250};
   // Data unacknowledged this long closes the connection (TCP_USER_TIMEOUT); it is made anew.
   std::chrono::milliseconds stall_timeout{5000};
