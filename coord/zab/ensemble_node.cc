@@ -135,7 +135,7 @@ void EnsembleNode::DrainReadys() {
     Ready rd = peer_->TakeReady();
     const bool early = !rd.install_snapshot;
     if (early) {
-      for (const Message& m : rd.messages) network_->Send(m);
+      network_->Send(rd.messages);
       for (const Txn& t : rd.commits) app_->Apply(t);
     }
     if (rd.HasPersistence()) {
@@ -153,7 +153,7 @@ void EnsembleNode::DrainReadys() {
       peer_->OnPersisted(rd.persist_id);
     }
     if (!early) {
-      for (const Message& m : rd.messages) network_->Send(m);
+      network_->Send(rd.messages);
       app_->Install(*rd.install_snapshot);
       for (const Txn& t : rd.commits) app_->Apply(t);
     }

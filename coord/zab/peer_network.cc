@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -183,14 +184,23 @@ void PeerNetwork::Stop() {
   }
 }
 
-void PeerNetwork::Send(const Message& msg) {
-  std::string frame = Frame(EncodeMessage(msg));
+void PeerNetwork::Send(const Message& msg) { Send(std::vector<Message>{msg}); }
+
+void PeerNetwork::Send(const std::vector<Message>& msgs) {
+  if (msgs.empty()) return;
+  std::vector<std::string> frames;
+  frames.reserve(msgs.size());
+  for (const Message& m : msgs) frames.push_back(Frame(EncodeMessage(m)));
+  bool any = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = stats_.find(msg.to);
-    if (it == stats_.end()) return;
-    submitted_[msg.to].push_back(std::move(frame));
+    for (size_t i = 0; i < msgs.size(); ++i) {
+      if (stats_.find(msgs[i].to) == stats_.end()) continue;
+      submitted_[msgs[i].to].push_back(std::move(frames[i]));
+      any = true;
+    }
   }
+  if (!any) return;
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
 }
@@ -293,22 +303,42 @@ void PeerNetwork::UpdateInterest(Outgoing& out) {
   out.want_write = want;
 }
 
+// Everything queued for the peer goes out in as few sendmsg calls as the socket takes (up to
+// kMaxIov frames each): a turn's proposals and commits share segments instead of each paying
+// its own trip through the stack.
 void PeerNetwork::FlushOutgoing(Outgoing& out) {
+  constexpr size_t kMaxIov = 64;
   uint64_t sent = 0;
   while (!out.queue.empty()) {
-    const std::string& frame = out.queue.front();
-    ssize_t n = ::send(out.fd, frame.data() + out.offset, frame.size() - out.offset, MSG_NOSIGNAL);
+    iovec iov[kMaxIov];
+    size_t count = 0;
+    for (auto it = out.queue.begin(); it != out.queue.end() && count < kMaxIov; ++it, ++count) {
+      size_t skip = count == 0 ? out.offset : 0;
+      iov[count] = iovec{const_cast<char*>(it->data()) + skip, it->size() - skip};
+    }
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = count;
+    ssize_t n = ::sendmsg(out.fd, &mh, MSG_NOSIGNAL);
     if (n < 0) {
+      if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       CloseOutgoing(out, false);
       return;
     }
-    out.offset += static_cast<size_t>(n);
-    if (out.offset == frame.size()) {
+    auto left = static_cast<size_t>(n);
+    while (left > 0) {
+      size_t rest = out.queue.front().size() - out.offset;
+      if (left < rest) {
+        out.offset += left;
+        break;
+      }
+      left -= rest;
       out.PopFront();
       out.offset = 0;
       ++sent;
     }
+    if (out.offset > 0) break;  // the socket took part of a frame: it is full for now
   }
   if (sent > 0) {
     std::lock_guard<std::mutex> lock(mu_);

@@ -75,6 +75,8 @@ class PeerNetwork {
 
   // Queues msg for msg.to. Never blocks; a frame for an unknown peer is dropped.
   void Send(const Message& msg);
+  // The same for a batch (a Ready's messages): one wake-up of the I/O thread for all of them.
+  void Send(const std::vector<Message>& msgs);
   // Waits up to `timeout` for a message; returns everything that has arrived (maybe nothing).
   std::vector<Message> Receive(std::chrono::milliseconds timeout);
   // Makes a blocked Receive() return at once (or the next one, if none is waiting), with
