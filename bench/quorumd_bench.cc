@@ -208,6 +208,7 @@ struct Result {
   double p50_ms = 0;
   double p99_ms = 0;
   double server_cpu_ms_per_kop = 0;  // the server's CPU time per 1,000 calls
+  double client_cpu_ms_per_kop = 0;  // this process's (the clients'), the same way
   double calls_per_fsync = 0;        // group commit: how many calls shared one fsync
   double fsync_ms = 0;               // the server's own average fsync time
   long errors = 0;
@@ -215,13 +216,15 @@ struct Result {
 
 // The figures of one workload from every call's latency, the run's length, the server's
 // CPU time and its fsyncs over the run.
-Result Summarize(std::vector<double> all, long errors, double secs, double cpu, double fsyncs, double fsync_sum) {
+Result Summarize(std::vector<double> all, long errors, double secs, double cpu, double fsyncs, double fsync_sum,
+                 double client_cpu) {
   std::sort(all.begin(), all.end());
   Result r;
   r.ops_per_s = static_cast<double>(all.size()) / secs;
   r.p50_ms = all.empty() ? 0 : all[all.size() / 2];
   r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
   r.server_cpu_ms_per_kop = all.empty() ? 0 : cpu * 1000.0 / static_cast<double>(all.size());
+  r.client_cpu_ms_per_kop = all.empty() ? 0 : client_cpu * 1000.0 / static_cast<double>(all.size());
   r.calls_per_fsync = fsyncs > 0 ? static_cast<double>(all.size()) / fsyncs : 0;
   r.fsync_ms = fsyncs > 0 ? fsync_sum / fsyncs : 0;
   r.errors = errors;
@@ -319,7 +322,7 @@ Result Run(const std::string& hosts, int port, pid_t server, int clients, int pe
     lc.loop = &loop;
     lc.lat.reserve(static_cast<size_t>(per_client));
   }
-  double cpu0 = CpuMs(server);
+  double cpu0 = CpuMs(server), me0 = CpuMs(getpid());
   double fsyncs0 = Mntr(port, "zk_cnt_fsynctime"), fsync_sum0 = Mntr(port, "zk_sum_fsynctime");
   auto t0 = Clock::now();
   loop.running = clients;
@@ -329,7 +332,7 @@ Result Run(const std::string& hosts, int port, pid_t server, int clients, int pe
     loop.cv.wait(lock, [&] { return loop.running == 0; });
   }
   double secs = Ms(Clock::now() - t0) / 1000.0;
-  double cpu = CpuMs(server) - cpu0;
+  double cpu = CpuMs(server) - cpu0, me = CpuMs(getpid()) - me0;
   double fsyncs = Mntr(port, "zk_cnt_fsynctime") - fsyncs0, fsync_sum = Mntr(port, "zk_sum_fsynctime") - fsync_sum0;
   std::vector<double> all;
   long errors = 0;
@@ -338,7 +341,7 @@ Result Run(const std::string& hosts, int port, pid_t server, int clients, int pe
     errors += lc.errors;
   }
   for (auto& lc : lcs) zookeeper_close(lc.zh);
-  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum);
+  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum, me);
 }
 
 // ---- the same closed loops on the wire --------------------------------------------------
@@ -470,7 +473,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
   std::vector<std::vector<double>> lat(static_cast<size_t>(clients));
   long errors = 0;
   int running = clients, connecting = clients;
-  double cpu0 = 0, fsyncs0 = 0, fsync_sum0 = 0;
+  double cpu0 = 0, me0 = 0, fsyncs0 = 0, fsync_sum0 = 0;
   Clock::time_point t0;
   std::vector<pollfd> pfds(static_cast<size_t>(clients));
   for (int c = 0; c < clients; ++c) pfds[static_cast<size_t>(c)] = {ss[static_cast<size_t>(c)].fd, POLLIN, 0};
@@ -497,6 +500,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
           if (--connecting == 0) {
             // Every session is in: the clock starts and every session makes its first call.
             cpu0 = CpuMs(server);
+            me0 = CpuMs(getpid());
             fsyncs0 = Mntr(port, "zk_cnt_fsynctime");
             fsync_sum0 = Mntr(port, "zk_sum_fsynctime");
             t0 = Clock::now();
@@ -517,7 +521,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
     }
   }
   double secs = Ms(Clock::now() - t0) / 1000.0;
-  double cpu = CpuMs(server) - cpu0;
+  double cpu = CpuMs(server) - cpu0, me = CpuMs(getpid()) - me0;
   double fsyncs = Mntr(port, "zk_cnt_fsynctime") - fsyncs0, fsync_sum = Mntr(port, "zk_sum_fsynctime") - fsync_sum0;
   for (auto& s : ss) {
     std::string close_req;
@@ -528,7 +532,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
   }
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum);
+  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum, me);
 }
 
 // Open-ended load on a running server or ensemble (for ensemble_bench.py): `clients`
@@ -756,6 +760,7 @@ int main(int argc, char** argv) {
     into.p50_ms += r.p50_ms / 2;
     into.p99_ms += r.p99_ms / 2;
     into.server_cpu_ms_per_kop += r.server_cpu_ms_per_kop / 2;
+    into.client_cpu_ms_per_kop += r.client_cpu_ms_per_kop / 2;
     into.calls_per_fsync += r.calls_per_fsync / 2;
     into.fsync_ms += r.fsync_ms / 2;
     into.errors += r.errors;
@@ -838,6 +843,8 @@ int main(int argc, char** argv) {
     }
     rows.push_back({std::string(names[i]) + " server CPU/1k (ms)", "ms", res[0][i].server_cpu_ms_per_kop,
                     res[1][i].server_cpu_ms_per_kop, false});
+    rows.push_back({std::string(names[i]) + " client CPU/1k (ms)", "ms", res[0][i].client_cpu_ms_per_kop,
+                    res[1][i].client_cpu_ms_per_kop, false});
     if (i % 5 < 4) {
       rows.push_back({std::string(names[i]) + " calls per fsync", "", res[0][i].calls_per_fsync,
                       res[1][i].calls_per_fsync, true});

@@ -72,7 +72,9 @@ class TxnLogWriter {
   Status Open(int64_t first_zxid);
   // Buffers one record. Fails, buffering nothing, when no room can be reserved on disk.
   Status Append(const Txn& txn);
-  // Hands what Append buffered to the sync thread. Write errors surface as failed().
+  // Hands what Append buffered to the sync thread; a lone record, while that thread is idle,
+  // is written and synced here instead (durable_zxid() covers it on return). Write errors
+  // surface as failed() either way.
   Status Flush();
   // Closes the current file (its fsync is still owed and done by the sync thread) and
   // opens log.<next_zxid>.
@@ -93,6 +95,8 @@ class TxnLogWriter {
 
  private:
   void SyncLoop();
+  struct Chunk;
+  bool WriteAndSync(const std::vector<Chunk>& chunks, const std::vector<int>& retiring, int64_t target, bool notify);
   Status Reserve(size_t end);
 
   std::string dir_;
@@ -106,6 +110,7 @@ class TxnLogWriter {
   size_t alloc_end_ = 0;    // bytes reserved on disk
   std::string buffer_;
   int64_t buffered_zxid_ = 0;
+  int buffered_records_ = 0;
 
   struct Chunk {
     int fd;
@@ -118,6 +123,7 @@ class TxnLogWriter {
   std::vector<int> retiring_;        // GUARDED_BY(mu_): rolled files still owed an fsync
   int64_t written_zxid_ = 0;         // GUARDED_BY(mu_): the last zxid in queue_
   bool stop_ = false;                // GUARDED_BY(mu_)
+  bool busy_ = false;                // GUARDED_BY(mu_): records are being written and synced
   std::atomic<int64_t> durable_zxid_{0};
   std::atomic<bool> failed_{false};
   std::atomic<int64_t> fsync_count_{0};
