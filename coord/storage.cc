@@ -294,8 +294,10 @@ Status TxnLogWriter::Flush() {
   // thread: handing it over and being woken back cost two thread wake-ups, as much again as
   // the fsync itself on this kind of machine (one client's writes went from about 3,300/s to
   // 5,000/s). Anything more goes to the sync thread, so that reading and preparing the next
-  // requests overlaps the fsync (group commit).
-  if (buffered_records_ == 1) {
+  // requests overlaps the fsync (group commit). So does everything while the disk is slow
+  // (the last fsync took over kInlineSyncMicros): the loop must not stop serving reads,
+  // pings and four-letter words behind a disk that takes its time.
+  if (buffered_records_ == 1 && last_sync_micros_.load(std::memory_order_relaxed) <= kInlineSyncMicros) {
     std::unique_lock<std::mutex> lock(mu_);
     if (!busy_ && queue_.empty() && retiring_.empty() && !failed_.load()) {
       busy_ = true;
@@ -398,6 +400,7 @@ bool TxnLogWriter::WriteAndSync(const std::vector<Chunk>& chunks, const std::vec
   }
   if (chunks.empty()) return true;
   int64_t took = NowMicros() - start;
+  last_sync_micros_.store(took, std::memory_order_relaxed);
   fsync_count_++;
   fsync_micros_ += took;
   if (took > fsync_micros_max_.load()) fsync_micros_max_ = took;

@@ -72,8 +72,9 @@ class TxnLogWriter {
   Status Open(int64_t first_zxid);
   // Buffers one record. Fails, buffering nothing, when no room can be reserved on disk.
   Status Append(const Txn& txn);
-  // Hands what Append buffered to the sync thread; a lone record, while that thread is idle,
-  // is written and synced here instead (durable_zxid() covers it on return). Write errors
+  // Hands what Append buffered to the sync thread; a lone record, while that thread is idle
+  // and the disk quick (the last sync under 2 ms), is written and synced here instead
+  // (durable_zxid() covers it on return). Write errors
   // surface as failed() either way.
   Status Flush();
   // Closes the current file (its fsync is still owed and done by the sync thread) and
@@ -129,6 +130,8 @@ class TxnLogWriter {
   std::atomic<int64_t> fsync_count_{0};
   std::atomic<int64_t> fsync_micros_{0};
   std::atomic<int64_t> fsync_micros_max_{0};
+  std::atomic<int64_t> last_sync_micros_{0};  // the latest write-and-fsync's time
+  static constexpr int64_t kInlineSyncMicros = 2000;
   std::thread sync_thread_;
 };
 
