@@ -303,11 +303,7 @@ Status TxnLogWriter::Flush() {
       busy_ = true;
       written_zxid_ = buffered_zxid_;
       lock.unlock();
-      buffered_records_ = 0;
-      std::vector<Chunk> one;
-      one.push_back(Chunk{fd_, pos_ - buffer_.size(), std::move(buffer_)});
-      buffer_.clear();
-      WriteAndSync(one, {}, buffered_zxid_, false);
+      WriteAndSync({TakeBuffered()}, {}, buffered_zxid_, false);
       lock.lock();
       busy_ = false;
       return Status::Ok();
@@ -315,13 +311,18 @@ Status TxnLogWriter::Flush() {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(Chunk{fd_, pos_ - buffer_.size(), std::move(buffer_)});
+    queue_.push_back(TakeBuffered());
     written_zxid_ = buffered_zxid_;
   }
-  buffer_.clear();
-  buffered_records_ = 0;
   cv_.notify_all();
   return Status::Ok();
+}
+
+TxnLogWriter::Chunk TxnLogWriter::TakeBuffered() {
+  Chunk c{fd_, pos_ - buffer_.size(), std::move(buffer_)};
+  buffer_.clear();
+  buffered_records_ = 0;
+  return c;
 }
 
 Status TxnLogWriter::Roll(int64_t next_zxid) {

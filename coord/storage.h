@@ -74,8 +74,7 @@ class TxnLogWriter {
   Status Append(const Txn& txn);
   // Hands what Append buffered to the sync thread; a lone record, while that thread is idle
   // and the disk quick (the last sync under 2 ms), is written and synced here instead
-  // (durable_zxid() covers it on return). Write errors
-  // surface as failed() either way.
+  // (durable_zxid() covers it on return). Write errors surface as failed() either way.
   Status Flush();
   // Closes the current file (its fsync is still owed and done by the sync thread) and
   // opens log.<next_zxid>.
@@ -96,8 +95,6 @@ class TxnLogWriter {
 
  private:
   void SyncLoop();
-  struct Chunk;
-  bool WriteAndSync(const std::vector<Chunk>& chunks, const std::vector<int>& retiring, int64_t target, bool notify);
   Status Reserve(size_t end);
 
   std::string dir_;
@@ -118,6 +115,11 @@ class TxnLogWriter {
     size_t offset;
     std::string bytes;
   };
+  // What Append buffered, as one chunk; the buffer is left empty. Server thread.
+  Chunk TakeBuffered();
+  // Writes the chunks, fdatasyncs them and the retiring files, then marks `target` durable
+  // (and wakes the loop when `notify`). False, with failed() set, on an error.
+  bool WriteAndSync(const std::vector<Chunk>& chunks, const std::vector<int>& retiring, int64_t target, bool notify);
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Chunk> queue_;         // GUARDED_BY(mu_): records to write, in order

@@ -180,12 +180,11 @@ class Member:
 
 
 class Ensemble:
-    def __init__(self, kind, quorumd_bin, n=3, net=None, cfg=None):
+    def __init__(self, kind, quorumd_bin, n=3, net=None, cfg=CFG):
         self.kind = kind
         self.net = net
         self.base = tempfile.mkdtemp(prefix="flq-ens-%s-" % kind, dir="/tmp")
-        self.members = [Member(kind, i + 1, quorumd_bin, self.base, net, CFG if cfg is None else cfg)
-                        for i in range(n)]
+        self.members = [Member(kind, i + 1, quorumd_bin, self.base, net, cfg) for i in range(n)]
         self.lines = []
         for m in self.members:
             self.lines.append("server.%d=%s:%d:%d" % (m.sid, m.address, servers.free_port(22000, 22499),
@@ -237,9 +236,8 @@ class Ensemble:
         modes = {}
         while time.time() < end:
             modes = self.modes(exclude)
-            live = modes
-            leaders = [s for s, md in live.items() if md == "leader"]
-            if len(leaders) == 1 and all(md in ("leader", "follower") for md in live.values()):
+            leaders = [s for s, md in modes.items() if md == "leader"]
+            if len(leaders) == 1 and all(md in ("leader", "follower") for md in modes.values()):
                 return leaders[0]
             time.sleep(0.05)
         raise AssertionError("%s: no single leader after %.0fs: %s" % (self.kind, timeout, modes))
