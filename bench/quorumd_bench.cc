@@ -102,6 +102,22 @@ double CpuMs(pid_t pid) {
   return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// The whole machine's CPU time in clock ticks since boot: {busy, all}, from /proc/stat.
+std::pair<double, double> MachineTicks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> cpu >> user >> nice >> sys >> idle >> iowait >> irq >> softirq >> steal;
+  double busy = user + nice + sys + irq + softirq + steal;
+  return {busy, busy + idle + iowait};
+}
+
+// The share of all cores busy between two MachineTicks(), in percent.
+double BusyPercent(std::pair<double, double> a, std::pair<double, double> b) {
+  double all = b.second - a.second;
+  return all > 0 ? 100.0 * (b.first - a.first) / all : 0;
+}
+
 class Server {
  public:
   Server(std::string name, bool reference, std::string quorumd, std::string refzk, int port)
@@ -209,6 +225,7 @@ struct Result {
   double p99_ms = 0;
   double server_cpu_ms_per_kop = 0;  // the server's CPU time per 1,000 calls
   double client_cpu_ms_per_kop = 0;  // this process's (the clients'), the same way
+  double machine_busy_pct = 0;       // every core's CPU in use over the run, by anything
   double calls_per_fsync = 0;        // group commit: how many calls shared one fsync
   double fsync_ms = 0;               // the server's own average fsync time
   long errors = 0;
@@ -217,7 +234,7 @@ struct Result {
 // The figures of one workload from every call's latency, the run's length, the server's
 // CPU time and its fsyncs over the run.
 Result Summarize(std::vector<double> all, long errors, double secs, double cpu, double fsyncs, double fsync_sum,
-                 double client_cpu) {
+                 double client_cpu, double busy_pct) {
   std::sort(all.begin(), all.end());
   Result r;
   r.ops_per_s = static_cast<double>(all.size()) / secs;
@@ -225,6 +242,7 @@ Result Summarize(std::vector<double> all, long errors, double secs, double cpu, 
   r.p99_ms = all.empty() ? 0 : all[all.size() * 99 / 100];
   r.server_cpu_ms_per_kop = all.empty() ? 0 : cpu * 1000.0 / static_cast<double>(all.size());
   r.client_cpu_ms_per_kop = all.empty() ? 0 : client_cpu * 1000.0 / static_cast<double>(all.size());
+  r.machine_busy_pct = busy_pct;
   r.calls_per_fsync = fsyncs > 0 ? static_cast<double>(all.size()) / fsyncs : 0;
   r.fsync_ms = fsyncs > 0 ? fsync_sum / fsyncs : 0;
   r.errors = errors;
@@ -324,6 +342,7 @@ Result Run(const std::string& hosts, int port, pid_t server, int clients, int pe
   }
   double cpu0 = CpuMs(server), me0 = CpuMs(getpid());
   double fsyncs0 = Mntr(port, "zk_cnt_fsynctime"), fsync_sum0 = Mntr(port, "zk_sum_fsynctime");
+  auto ticks0 = MachineTicks();
   auto t0 = Clock::now();
   loop.running = clients;
   for (auto& lc : lcs) Next(&lc);
@@ -332,6 +351,7 @@ Result Run(const std::string& hosts, int port, pid_t server, int clients, int pe
     loop.cv.wait(lock, [&] { return loop.running == 0; });
   }
   double secs = Ms(Clock::now() - t0) / 1000.0;
+  double busy = BusyPercent(ticks0, MachineTicks());
   double cpu = CpuMs(server) - cpu0, me = CpuMs(getpid()) - me0;
   double fsyncs = Mntr(port, "zk_cnt_fsynctime") - fsyncs0, fsync_sum = Mntr(port, "zk_sum_fsynctime") - fsync_sum0;
   std::vector<double> all;
@@ -341,7 +361,7 @@ Result Run(const std::string& hosts, int port, pid_t server, int clients, int pe
     errors += lc.errors;
   }
   for (auto& lc : lcs) zookeeper_close(lc.zh);
-  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum, me);
+  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum, me, busy);
 }
 
 // ---- the same closed loops on the wire --------------------------------------------------
@@ -474,6 +494,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
   long errors = 0;
   int running = clients, connecting = clients;
   double cpu0 = 0, me0 = 0, fsyncs0 = 0, fsync_sum0 = 0;
+  std::pair<double, double> ticks0;
   Clock::time_point t0;
   std::vector<pollfd> pfds(static_cast<size_t>(clients));
   for (int c = 0; c < clients; ++c) pfds[static_cast<size_t>(c)] = {ss[static_cast<size_t>(c)].fd, POLLIN, 0};
@@ -503,6 +524,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
             me0 = CpuMs(getpid());
             fsyncs0 = Mntr(port, "zk_cnt_fsynctime");
             fsync_sum0 = Mntr(port, "zk_sum_fsynctime");
+            ticks0 = MachineTicks();
             t0 = Clock::now();
             for (int k = 0; k < clients; ++k) {
               if (!request(ss[static_cast<size_t>(k)], k)) exit(1);
@@ -521,6 +543,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
     }
   }
   double secs = Ms(Clock::now() - t0) / 1000.0;
+  double busy = BusyPercent(ticks0, MachineTicks());
   double cpu = CpuMs(server) - cpu0, me = CpuMs(getpid()) - me0;
   double fsyncs = Mntr(port, "zk_cnt_fsynctime") - fsyncs0, fsync_sum = Mntr(port, "zk_sum_fsynctime") - fsync_sum0;
   for (auto& s : ss) {
@@ -532,7 +555,7 @@ Result RunWire(int port, pid_t server, int clients, int per_client, WireOp op, c
   }
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum, me);
+  return Summarize(std::move(all), errors, secs, cpu, fsyncs, fsync_sum, me, busy);
 }
 
 // Open-ended load on a running server or ensemble (for ensemble_bench.py): `clients`
@@ -675,6 +698,8 @@ struct Row {
   double zk = 0;
   double ours = 0;
   bool higher_is_better = true;
+  bool compared = true;  // false: the figures describe the run; no side is better for them
+  bool zk_known = true;  // false: ZooKeeper does not report this one usably
 };
 
 int PickPort(int i) { return 21950 + (getpid() + 13 * i) % 45; }
@@ -707,6 +732,36 @@ int main(int argc, char** argv) {
       return 2;
     }
     return RunLoad(eps, clients, depth, seconds);
+  }
+  if (argc >= 4 && std::string(argv[1]) == "--c-load") {
+    // quorumd_bench --c-load IP:PORT SERVER_PID [CLIENTS [CALLS]]: the C-client closed loops
+    // alone against a server already running: CLIENTS sessions create CALLS znodes each under
+    // a fresh parent, then set them all.
+    std::string hosts = argv[2];
+    pid_t pid = static_cast<pid_t>(std::atoi(argv[3]));
+    int clients = argc > 4 ? std::atoi(argv[4]) : 16;
+    int calls = argc > 5 ? std::atoi(argv[5]) : 500;
+    size_t colon = hosts.rfind(':');
+    if (colon == std::string::npos || pid <= 0 || clients < 1 || calls < 1) {
+      fprintf(stderr, "usage: quorumd_bench --c-load IP:PORT SERVER_PID [CLIENTS [CALLS]]\n");
+      return 2;
+    }
+    int port = std::atoi(hosts.c_str() + colon + 1);
+    std::string dir = "/cl" + std::to_string(getpid());
+    zhandle_t* setup = Connect(hosts);
+    zoo_create(setup, dir.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+    zookeeper_close(setup);
+    std::string value(100, 'v');
+    const char* names[] = {"create", "setData"};
+    IssueFn fns[] = {IssueCreate, IssueSet};
+    for (int k = 0; k < 2; ++k) {
+      Result r = Run(hosts, port, pid, clients, calls, fns[k], dir.c_str(), 0, value);
+      printf("%-8s %9.1f ops/s  p50 %.2f ms  p99 %.2f ms  server CPU/1k %.1f ms  client CPU/1k %.1f ms  "
+             "calls/fsync %.2f  machine busy %.0f%%  errors %ld\n",
+             names[k], r.ops_per_s, r.p50_ms, r.p99_ms, r.server_cpu_ms_per_kop, r.client_cpu_ms_per_kop,
+             r.calls_per_fsync, r.machine_busy_pct, r.errors);
+    }
+    return 0;
   }
   if (argc < 3) {
     fprintf(stderr, "usage: quorumd_bench QUORUMD_BINARY REFZK_SCRIPT [--quick] [--memory]\n");
@@ -761,6 +816,7 @@ int main(int argc, char** argv) {
     into.p99_ms += r.p99_ms / 2;
     into.server_cpu_ms_per_kop += r.server_cpu_ms_per_kop / 2;
     into.client_cpu_ms_per_kop += r.client_cpu_ms_per_kop / 2;
+    into.machine_busy_pct += r.machine_busy_pct / 2;
     into.calls_per_fsync += r.calls_per_fsync / 2;
     into.fsync_ms += r.fsync_ms / 2;
     into.errors += r.errors;
@@ -845,10 +901,15 @@ int main(int argc, char** argv) {
                     res[1][i].server_cpu_ms_per_kop, false});
     rows.push_back({std::string(names[i]) + " client CPU/1k (ms)", "ms", res[0][i].client_cpu_ms_per_kop,
                     res[1][i].client_cpu_ms_per_kop, false});
+    rows.push_back({std::string(names[i]) + " machine busy (%)", "%", res[0][i].machine_busy_pct,
+                    res[1][i].machine_busy_pct, false, false});
     if (i % 5 < 4) {
       rows.push_back({std::string(names[i]) + " calls per fsync", "", res[0][i].calls_per_fsync,
-                      res[1][i].calls_per_fsync, true});
-      rows.push_back({std::string(names[i]) + " fsync avg (ms)", "ms", res[0][i].fsync_ms, res[1][i].fsync_ms, false});
+                      res[1][i].calls_per_fsync, true, false});
+      // ZooKeeper adds each fsync's time to its sum in whole milliseconds, so its average
+      // of sub-millisecond fsyncs reads as about 0: left out.
+      rows.push_back({std::string(names[i]) + " fsync avg (ms)", "ms", res[0][i].fsync_ms, res[1][i].fsync_ms, false,
+                      false, false});
     }
   }
   rows.push_back({"RSS idle (MiB)", "MiB", idle[0], idle[1], false});
@@ -857,10 +918,41 @@ int main(int argc, char** argv) {
   printf("%-36s %14s %14s %10s\n", "measure", "zookeeper", "quorumd", "ratio");
   for (const auto& r : rows) {
     double ratio = r.higher_is_better ? r.ours / std::max(r.zk, 1e-9) : r.zk / std::max(r.ours, 1e-9);
-    printf("%-36s %14.2f %14.2f %9.2fx\n", r.what.c_str(), r.zk, r.ours, ratio);
+    char zk[32], ratio_text[32];
+    if (r.zk_known) {
+      snprintf(zk, sizeof zk, "%14.2f", r.zk);
+    } else {
+      snprintf(zk, sizeof zk, "%14s", "-");
+    }
+    if (r.compared && r.zk_known) {
+      snprintf(ratio_text, sizeof ratio_text, "%9.2fx", ratio);
+    } else {
+      ratio_text[0] = '\0';
+    }
+    printf("%-36s %s %14.2f %s\n", r.what.c_str(), zk, r.ours, ratio_text);
   }
   printf("ratio: how many times better quorumd is (throughput: quorumd/zookeeper; latency, memory, time: "
-         "zookeeper/quorumd)\n");
+         "zookeeper/quorumd); none for figures that describe the run (machine busy, calls per fsync)\n");
+  printf("machine busy: the share of all %ld cores in use during the workload, by the server, the clients and the "
+         "kernel's interrupt work alike\n",
+         sysconf(_SC_NPROCESSORS_ONLN));
+  if (!memory_only) {
+    // Through the C client with 16 sessions both servers share the cores with their clients.
+    // What the clients alone need per call bounds the row, however little the server takes.
+    for (int i : {1, 3}) {
+      const Result& r = res[1][i];
+      // Per call, in microseconds (ms per 1,000 calls is us per call).
+      double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+      double all_us = r.ops_per_s > 0 ? r.machine_busy_pct / 100.0 * cores * 1e6 / r.ops_per_s : 0;
+      double other = std::max(0.0, all_us - r.server_cpu_ms_per_kop - r.client_cpu_ms_per_kop);
+      double ceiling = 1e6 * cores / std::max(1e-9, r.client_cpu_ms_per_kop + other);
+      printf("%s through the C client: per call, quorumd took %.0f us of CPU, its clients %.0f us, the rest of "
+             "the machine %.0f us; with a server that took none, the cores could carry at most %.0f calls/s, "
+             "%.2fx ZooKeeper's %.0f\n",
+             names[i], r.server_cpu_ms_per_kop, r.client_cpu_ms_per_kop, other, ceiling,
+             ceiling / std::max(res[0][i].ops_per_s, 1e-9), res[0][i].ops_per_s);
+    }
+  }
   if (floor_ops > 0) {
     printf("disk floor: one writer's pwrite+fdatasync of 120 bytes, one after the other, in the same file system: "
            "%.0f/s (%.3f ms each); a 1-client write here cannot pass %.2fx ZooKeeper's wire setData, 1 client\n",
