@@ -129,6 +129,8 @@ void EnsembleBridge::CloseSession(uint64_t session) { node_->SubmitCloseSession(
 
 void EnsembleBridge::Touch(std::vector<uint64_t> sessions) { node_->SubmitTouches(std::move(sessions)); }
 
+void EnsembleBridge::Sync(uint64_t seq) { node_->SubmitSync(seq); }
+
 zab::PeerStatus EnsembleBridge::Describe() const {
   return node_ ? node_->DescribeCached() : zab::PeerStatus{};
 }
@@ -204,6 +206,15 @@ void EnsembleBridge::OnTouched(const std::vector<uint64_t>& sessions) {
   EnsembleItem item;
   item.kind = EnsembleItem::Kind::kTouched;
   item.sessions = sessions;
+  Push(std::move(item));
+}
+
+void EnsembleBridge::OnSync(uint64_t id, zab::Zxid zxid, bool ok) {
+  EnsembleItem item;
+  item.kind = EnsembleItem::Kind::kSync;
+  item.seq = id;
+  item.sync_zxid = static_cast<int64_t>(zxid);
+  item.sync_ok = ok;
   Push(std::move(item));
 }
 

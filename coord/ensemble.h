@@ -40,11 +40,13 @@ class DataTree;
 
 // One thing the server thread must do, in the order the node produced them.
 struct EnsembleItem {
-  enum class Kind { kCommit, kInstall, kRole, kTouched, kRefused };
+  enum class Kind { kCommit, kInstall, kRole, kTouched, kRefused, kSync };
   Kind kind = Kind::kCommit;
   Txn txn;                       // kCommit: decoded, with the quorum's zxid
   uint64_t origin = 0;           // kCommit, kRefused: proposing server id (0: a close by the leader)
-  uint64_t seq = 0;              // kCommit, kRefused: its request number
+  uint64_t seq = 0;              // kCommit, kRefused, kSync: its request number
+  int64_t sync_zxid = 0;         // kSync: answer once the tree has applied this far
+  bool sync_ok = false;          // kSync: false when the sync cannot complete here
   std::string snapshot;          // kInstall: DataTree::Serialize bytes
   int64_t snapshot_zxid = 0;     // kInstall
   zab::ServerState state = zab::ServerState::kLooking;  // kRole
@@ -78,6 +80,8 @@ class EnsembleBridge : public zab::ZabStorage, public zab::ZabApplication {
   void Propose(uint64_t seq, const Txn& txn);
   void CloseSession(uint64_t session);
   void Touch(std::vector<uint64_t> sessions);
+  // A client's sync; the answer comes back as a kSync item with the same seq.
+  void Sync(uint64_t seq);
   zab::PeerStatus Describe() const;
   uint64_t self() const { return peer_config_.id; }
   const zab::PeerConfig& peer_config() const { return peer_config_; }
@@ -99,6 +103,7 @@ class EnsembleBridge : public zab::ZabStorage, public zab::ZabApplication {
   void OnEvent(const zab::Event& event) override;
   void OnTouched(const std::vector<uint64_t>& sessions) override;
   void OnRefused(const std::string& payload, uint64_t session, const faultline::Status& why) override;
+  void OnSync(uint64_t id, zab::Zxid zxid, bool ok) override;
 
  private:
   void Push(EnsembleItem item);

@@ -815,6 +815,24 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
     case op::kSync: {
       std::string path = r.String();
       if (!r.ok()) return;
+      if (ensemble_mode_ && ens_ && serving_) {
+        // As ZooKeeper's: through the leader, so that what this server answers afterwards
+        // includes everything the leader had when the sync reached it. The place is held
+        // so that later requests on the connection wait behind it.
+        uint64_t seq = ++next_seq_;
+        Pending p;
+        p.conn = c->id;
+        p.xid = xid;
+        p.sync = true;
+        p.path = std::move(path);
+        pending_[seq] = std::move(p);
+        c->held.push_back(Connection::Held{INT64_MAX, {}, NowMs(), seq});
+        c->outstanding++;
+        outstanding_++;
+        holding_.insert(c->id);
+        ens_->Sync(seq);
+        return;
+      }
       w.String(path);
       return reply(err::kOk);
     }
@@ -1345,7 +1363,21 @@ void Server::OnEnsemble() {
     switch (item.kind) {
       case EnsembleItem::Kind::kCommit:
         OnEnsembleCommit(item);
+        CompleteAppliedSyncs();
         break;
+      case EnsembleItem::Kind::kSync: {
+        auto it = pending_.find(item.seq);
+        if (it == pending_.end()) break;
+        if (!item.sync_ok) {
+          auto cit = conns_.find(it->second.conn);
+          pending_.erase(it);
+          if (cit != conns_.end()) Close(cit->second.get(), "the sync could not reach the leader");
+          break;
+        }
+        waiting_syncs_.emplace(item.sync_zxid, item.seq);
+        CompleteAppliedSyncs();
+        break;
+      }
       case EnsembleItem::Kind::kInstall: {
         CloseAllClients("a snapshot from the leader replaces the data tree");
         if (!tree_.Deserialize(item.snapshot)) {
@@ -1386,6 +1418,38 @@ void Server::OnEnsemble() {
       }
     }
   }
+}
+
+void Server::CompleteAppliedSyncs() {
+  while (!waiting_syncs_.empty() && waiting_syncs_.begin()->first <= tree_.last_zxid()) {
+    uint64_t seq = waiting_syncs_.begin()->second;
+    waiting_syncs_.erase(waiting_syncs_.begin());
+    CompleteSync(seq);
+  }
+}
+
+void Server::CompleteSync(uint64_t seq) {
+  auto it = pending_.find(seq);
+  if (it == pending_.end()) return;
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  auto cit = conns_.find(p.conn);
+  if (cit == conns_.end() || cit->second->dead) return;
+  Connection* c = cit->second.get();
+  std::string body;
+  JuteWriter w(&body);
+  w.String(p.path);
+  int64_t zxid = tree_.last_zxid();
+  for (auto& h : c->held) {
+    if (h.seq != seq) continue;
+    h.bytes = Frame(p.xid, zxid, err::kOk, body);
+    h.tag = zxid;
+    h.seq = 0;
+    c->last_zxid = zxid;
+    c->last_response_ms = WallMs();
+    break;
+  }
+  Release(c);
 }
 
 void Server::OnEnsembleCommit(EnsembleItem& item) {
@@ -1431,6 +1495,7 @@ void Server::OnRoleChange(EnsembleItem& item) {
   if (was_serving && (!serving_ || was_role != role_)) {
     CloseAllClients(serving_ ? "the server changed its role" : "the server stopped serving requests");
     pending_.clear();
+    waiting_syncs_.clear();
     touched_.clear();
   }
   if (serving_ && (!was_serving || was_role != role_)) {
@@ -1468,6 +1533,7 @@ void Server::LeaveEnsemble(const Status& why) {
   storage_down_ = true;
   CloseAllClients("the transaction log cannot be written");
   pending_.clear();
+  waiting_syncs_.clear();
   touched_.clear();
   serving_ = false;
   role_ = static_cast<int>(zab::ServerState::kLooking);

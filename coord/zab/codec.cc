@@ -8,7 +8,8 @@ namespace faultline::zab {
 namespace {
 
 // 2: the session list at the end (a learner's touched sessions on PING).
-constexpr uint8_t kVersion = 2;
+// 3: SYNC, and its request id after the session list.
+constexpr uint8_t kVersion = 3;
 
 class Writer {
  public:
@@ -117,6 +118,7 @@ std::string EncodeMessage(const Message& m) {
   w.U64(m.snapshot.zxid);
   w.Bytes(m.snapshot.data);
   w.U64List(m.sessions);
+  w.U64(m.request);
   return w.Take();
 }
 
@@ -137,7 +139,7 @@ Status DecodeMessage(std::string_view bytes, Message* out) {
        r.U64(&m.commit, "commit") && r.U64(&m.txn.zxid, "txn.zxid") && r.U8(&kind, "txn.kind") &&
        r.U64(&m.txn.session, "txn.session") && r.Bytes(&m.txn.payload, "txn.payload") &&
        r.U64(&m.snapshot.zxid, "snapshot.zxid") && r.Bytes(&m.snapshot.data, "snapshot.data") &&
-       r.U64List(&m.sessions, "sessions");
+       r.U64List(&m.sessions, "sessions") && r.U64(&m.request, "request");
   if (!ok) return Status::Invalid("peer message: " + r.error());
   if (r.pos() != r.size()) {
     return Status::Invalid("peer message: " + std::to_string(r.size() - r.pos()) + " stray bytes after the end");

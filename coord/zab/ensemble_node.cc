@@ -66,6 +66,13 @@ void EnsembleNode::SubmitTouches(std::vector<uint64_t> sessions) {
   Enqueue(std::move(s));
 }
 
+void EnsembleNode::SubmitSync(uint64_t id) {
+  Submission s;
+  s.kind = Submission::Kind::kSync;
+  s.sync_id = id;
+  Enqueue(std::move(s));
+}
+
 void EnsembleNode::Enqueue(Submission s) {
   {
     std::lock_guard<std::mutex> lock(submit_mu_);
@@ -92,6 +99,9 @@ void EnsembleNode::DrainSubmissions() {
         break;
       case Submission::Kind::kTouches:
         if (storage_error_.ok()) peer_->TouchSessions(s.sessions);
+        continue;
+      case Submission::Kind::kSync:
+        if (!storage_error_.ok() || !peer_->Sync(s.sync_id).ok()) app_->OnSync(s.sync_id, 0, false);
         continue;
     }
     if (!st.ok()) app_->OnRefused(s.payload, s.session, st);
@@ -159,6 +169,7 @@ void EnsembleNode::DrainReadys() {
     }
     if (!rd.touched_sessions.empty()) app_->OnTouched(rd.touched_sessions);
     for (const Event& e : rd.events) app_->OnEvent(e);
+    for (const Ready::SyncDone& s : rd.syncs) app_->OnSync(s.id, s.zxid, s.ok);
     if (rd.state || rd.serving) {
       PeerStatus st = peer_->Describe();
       app_->OnRoleChange(st.state, st.serving);

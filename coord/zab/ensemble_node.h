@@ -56,6 +56,9 @@ class ZabApplication : public SnapshotSource {
   // A Submit() or SubmitCloseSession() the peer refused (not serving, a close anywhere but on
   // the serving leader, a failed disk), with why. payload is empty for a close.
   virtual void OnRefused(const std::string& /*payload*/, uint64_t /*session*/, const Status& /*why*/) {}
+  // A SubmitSync() answered (Ready::syncs): ok with the zxid to apply up to before the
+  // client's answer, or not ok when it cannot complete here.
+  virtual void OnSync(uint64_t /*id*/, Zxid /*zxid*/, bool /*ok*/) {}
 };
 
 class EnsembleNode {
@@ -81,6 +84,8 @@ class EnsembleNode {
   void SubmitCloseSession(uint64_t session);
   // Peer::TouchSessions: on a serving learner, reported to the leader with its next ping.
   void SubmitTouches(std::vector<uint64_t> sessions);
+  // Peer::Sync: the answer comes back through ZabApplication::OnSync on the node's thread.
+  void SubmitSync(uint64_t id);
   // Thread-safe snapshot of the peer's status, taken under the node's lock.
   PeerStatus Describe() const;
   // The status as of the end of the loop's latest turn, without waiting for the node's lock
@@ -95,11 +100,12 @@ class EnsembleNode {
 
  private:
   struct Submission {
-    enum class Kind : uint8_t { kWrite, kCloseSession, kTouches };
+    enum class Kind : uint8_t { kWrite, kCloseSession, kTouches, kSync };
     Kind kind = Kind::kWrite;
     std::string payload;
     uint64_t session = 0;
     std::vector<uint64_t> sessions;
+    uint64_t sync_id = 0;
   };
 
   void Loop();

@@ -145,6 +145,16 @@ void Peer::LeaderStep(const Message& msg) {
         touched.insert(touched.end(), msg.sessions.begin(), msg.sessions.end());
       }
       return;
+    case MsgType::kSync:
+      // Answered on the learner's stream, after every PROPOSAL and COMMIT sent before it.
+      if (leader_phase_ == LeaderPhase::kBroadcast && h.uptodate_sent) {
+        Message reply;
+        reply.type = MsgType::kSync;
+        reply.request = msg.request;
+        reply.zxid = LastZxid();
+        SendToLearner(h, std::move(reply));
+      }
+      return;
     case MsgType::kRequest:
       // Writes are the one thing a duplicated packet must not repeat.
       if (msg.seq <= h.in_seq) return;

@@ -191,6 +191,9 @@ void Peer::LearnerProcess(const Message& msg) {
       commit_ = std::max(commit_, std::min(msg.commit, LastZxid()));
       SetServing(true);
       return;
+    case MsgType::kSync:
+      if (syncs_.erase(msg.request)) ready_.syncs.push_back({msg.request, msg.zxid, true});
+      return;
     case MsgType::kCommit:
       if (learner_phase_ < LearnerPhase::kNewLeaderAcked) return;
       ++counters_.learner_commit_received_count;

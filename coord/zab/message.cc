@@ -19,6 +19,7 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kInform: return "INFORM";
     case MsgType::kNewLeader: return "NEWLEADER";
     case MsgType::kUpToDate: return "UPTODATE";
+    case MsgType::kSync: return "SYNC";
     case MsgType::kPing: return "PING";
     case MsgType::kLinkDown: return "LINKDOWN";
   }
@@ -75,6 +76,9 @@ std::string Message::ToString() const {
       break;
     case MsgType::kUpToDate:
       out += " commit=" + ZxidHex(commit);
+      break;
+    case MsgType::kSync:
+      out += " request=" + std::to_string(request) + " zxid=" + ZxidHex(zxid);
       break;
     case MsgType::kPing:
       out += " commit=" + ZxidHex(commit) + " zxid=" + ZxidHex(zxid);

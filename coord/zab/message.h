@@ -33,6 +33,10 @@ enum class MsgType : uint8_t {
   kInform,      // txn, to observers: committed
   kNewLeader,   // epoch, zxid = the leader's last zxid when the sync stream was built
   kUpToDate,    // commit: start serving
+  // both ways: a client's sync. learner -> leader: request = its id; leader -> learner:
+  // request, and zxid = the leader's last proposed zxid, which the learner applies before
+  // answering (what ZooKeeper's leader does by queueing SYNC behind outstanding proposals).
+  kSync,
   // both ways
   kPing,  // leader -> learner: commit; learner -> leader: zxid = durable (a cumulative ack),
           // sessions = client sessions active on the learner since its last ping
@@ -86,6 +90,7 @@ struct Message {
   // kPing from a learner: the sessions it saw activity on since its previous ping, as
   // ZooKeeper's learners report touched sessions to the leader.
   std::vector<uint64_t> sessions;
+  uint64_t request = 0;  // kSync: the learner's id for the client's sync
 
   // One line, stable across runs: the script tests compare it with golden files.
   std::string ToString() const;

@@ -64,6 +64,10 @@ void Peer::SetServing(bool serving) {
   serving_ = serving;
   if (serving) serving_since_ = now_;
   ready_.serving = serving;
+  if (!serving) {
+    for (uint64_t id : syncs_) ready_.syncs.push_back({id, 0, false});
+    syncs_.clear();
+  }
 }
 
 void Peer::PersistHardState(HardState hs) {
@@ -181,6 +185,13 @@ void Peer::Step(const Message& msg) {
     case MsgType::kRequest:
       if (state_ == ServerState::kLeading) LeaderStep(msg);
       return;
+    case MsgType::kSync:
+      if (state_ == ServerState::kLeading) {
+        LeaderStep(msg);
+      } else if (state_ == ServerState::kFollowing || state_ == ServerState::kObserving) {
+        LearnerStep(msg);
+      }
+      return;
     case MsgType::kLinkDown:
       if ((state_ == ServerState::kFollowing || state_ == ServerState::kObserving) && msg.from == leader_) {
         LearnerFail("the connection from leader " + std::to_string(leader_) + " closed");
@@ -234,6 +245,23 @@ Status Peer::ProposeCloseSession(uint64_t session) {
                                ": only the serving leader decides session expiry");
   }
   ProposeAsLeader(Txn{0, TxnKind::kCloseSession, session, {}});
+  return Status::Ok();
+}
+
+Status Peer::Sync(uint64_t id) {
+  if (!serving_) {
+    return Status::Unavailable("server " + std::to_string(config_.id) +
+                               ": This ZooKeeper instance is not currently serving requests");
+  }
+  if (state_ == ServerState::kLeading) {
+    ready_.syncs.push_back({id, LastZxid(), true});
+    return Status::Ok();
+  }
+  syncs_.insert(id);
+  Message msg;
+  msg.type = MsgType::kSync;
+  msg.request = id;
+  SendToLeader(std::move(msg), false);
   return Status::Ok();
 }
 

@@ -73,13 +73,21 @@ struct Ready {
   std::optional<ServerState> state;  // changed to
   std::optional<bool> serving;       // changed to: may clients be served now?
   std::vector<Event> events;
+  // Client syncs answered: each id given to Peer::Sync, once. ok: apply commits up to zxid,
+  // then answer the client; not ok: the sync cannot complete here (no longer serving).
+  struct SyncDone {
+    uint64_t id = 0;
+    Zxid zxid = 0;
+    bool ok = false;
+  };
+  std::vector<SyncDone> syncs;
 
   bool HasPersistence() const {
     return install_snapshot || truncate_after || !append.empty() || hard_state;
   }
   bool Empty() const {
     return !HasPersistence() && messages.empty() && commits.empty() && touched_sessions.empty() &&
-           !state && !serving && events.empty();
+           !state && !serving && events.empty() && syncs.empty();
   }
 };
 
@@ -153,6 +161,10 @@ class Peer {
   // out in Ready::touched_sessions. Anywhere else (leader, LOOKING, a learner still syncing) it
   // does nothing: the leader's application tracks its own sessions.
   void TouchSessions(const std::vector<uint64_t>& sessions);
+  // A client's sync, as ZooKeeper's: once Ready::syncs names `id` with ok, every transaction
+  // the leader had proposed when it saw the sync is at or below its zxid. The leader answers
+  // at once with its last proposed zxid; a learner asks its leader. Unavailable when not serving.
+  Status Sync(uint64_t id);
   void OnPersisted(uint64_t persist_id);
   // Forgets log entries up to `upto` (clamped to what has been applied), after the application
   // made a durable snapshot covering them. Learners that need them get SNAP instead.
@@ -309,6 +321,7 @@ class Peer {
   uint32_t leader_epoch_ = 0;
   int64_t decided_at_ = 0;  // when the last election ended
   std::set<uint64_t> touched_;  // sessions for the next PING reply
+  std::set<uint64_t> syncs_;    // learner: sync ids asked of the leader, not yet answered
 
   // Figures for PeerStatus (mntr).
   PeerStatus counters_;

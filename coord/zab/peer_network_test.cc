@@ -108,6 +108,11 @@ TEST(Codec, RoundTripsEveryField) {
   EXPECT_EQ(back.conn, m.conn);
   EXPECT_TRUE(back.vote.SameAs(m.vote));
   EXPECT_EQ(back.vote.state, ServerState::kFollowing);
+  m.type = MsgType::kSync;
+  m.request = 0x8000000000000001ull;
+  ASSERT_TRUE(DecodeMessage(EncodeMessage(m), &back).ok());
+  EXPECT_EQ(back.request, m.request);
+  EXPECT_EQ(back.ToString(), m.ToString());
 }
 
 TEST(Codec, SaysWhereAFrameBreaks) {
@@ -146,17 +151,18 @@ TEST(Codec, ASessionCountBeyondTheFrameIsAnError) {
   ping.to = 3;
   ping.sessions = {0x10, 0x11};
   std::string bytes = EncodeMessage(ping);
-  const size_t count_at = bytes.size() - 4 - 2 * 8;
+  // The session list, then the 8-byte request id, end the frame.
+  const size_t count_at = bytes.size() - 8 - 4 - 2 * 8;
   Message m;
-  // One id short.
-  Status st = DecodeMessage(std::string_view(bytes).substr(0, bytes.size() - 8), &m);
+  // One id short (and no request id).
+  Status st = DecodeMessage(std::string_view(bytes).substr(0, bytes.size() - 16), &m);
   EXPECT_EQ(st.message(), "peer message: truncated sessions at byte " + std::to_string(count_at + 4) +
                               ": need 16, have 8");
-  // A count of 2^32-1 in a frame with 16 bytes left: refused before anything is allocated.
+  // A count of 2^32-1 in a frame with 24 bytes left: refused before anything is allocated.
   for (size_t i = 0; i < 4; ++i) bytes[count_at + i] = '\xff';
   st = DecodeMessage(bytes, &m);
   EXPECT_EQ(st.message(), "peer message: truncated sessions at byte " + std::to_string(count_at + 4) +
-                              ": need 34359738360, have 16");
+                              ": need 34359738360, have 24");
   // The count itself cut short.
   st = DecodeMessage(std::string_view(bytes).substr(0, count_at + 2), &m);
   EXPECT_EQ(st.message(), "peer message: truncated sessions at byte " + std::to_string(count_at) +

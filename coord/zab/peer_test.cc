@@ -51,6 +51,7 @@ class Harness : public SnapshotSource {
           for (Txn& t : rd.commits) commits_[id].push_back(t);
           for (Event& e : rd.events) events_[id].push_back(e.text);
           touched_[id].insert(rd.touched_sessions.begin(), rd.touched_sessions.end());
+          for (const Ready::SyncDone& s : rd.syncs) syncs_[id].push_back(s);
           if (rd.persist_id != 0) {
             if (auto_persist_) {
               p->OnPersisted(rd.persist_id);
@@ -92,6 +93,7 @@ class Harness : public SnapshotSource {
   std::map<ServerId, std::vector<std::string>> events_;
   std::map<ServerId, std::multiset<uint64_t>> touched_;  // every Ready::touched_sessions
   std::map<ServerId, std::vector<uint64_t>> unpersisted_;
+  std::map<ServerId, std::vector<Ready::SyncDone>> syncs_;  // every Ready::syncs
   std::set<ServerId> down_;
 
  private:
@@ -264,6 +266,51 @@ TEST(Broadcast, FollowersForwardWritesAndEveryoneCommitsInOrder) {
     EXPECT_EQ(h.commits_[id][0].payload, "from-3");
     EXPECT_EQ(h.commits_[id][1].payload, "from-1");
   }
+}
+
+TEST(Sync, ALearnersSyncCoversWhatTheLeaderHadProposedAndEndsAfterItsCommits) {
+  Harness h(3);
+  h.Elect();
+  ASSERT_EQ(h.peer(3).Describe().state, ServerState::kLeading);
+  // A proposal the followers have not heard of yet when the sync is asked.
+  ASSERT_TRUE(h.peer(3).Propose("before-sync").ok());
+  h.Process();
+  Zxid proposed = h.peer(3).Describe().last_zxid;
+  ASSERT_TRUE(h.peer(1).Sync(7).ok());
+  h.Deliver();
+  ASSERT_EQ(h.syncs_[1].size(), 1u);
+  EXPECT_EQ(h.syncs_[1][0].id, 7u);
+  EXPECT_TRUE(h.syncs_[1][0].ok);
+  EXPECT_EQ(h.syncs_[1][0].zxid, proposed);
+  h.Tick(2);
+  ASSERT_FALSE(h.commits_[1].empty());
+  EXPECT_EQ(h.commits_[1].back().zxid, proposed);
+  // The leader answers its own clients' syncs at once, with its last proposed zxid.
+  ASSERT_TRUE(h.peer(3).Sync(8).ok());
+  h.Process();
+  ASSERT_EQ(h.syncs_[3].size(), 1u);
+  EXPECT_EQ(h.syncs_[3][0].zxid, proposed);
+  // A sync is asked only of a serving server.
+  Harness g(3);
+  EXPECT_FALSE(g.peer(1).Sync(9).ok());
+}
+
+TEST(Sync, ALearnerThatStopsFollowingFailsTheSyncsItWasWaitingFor) {
+  Harness h(3);
+  h.Elect();
+  ASSERT_TRUE(h.peer(1).Sync(11).ok());
+  h.Process();  // the SYNC is on the wire, not delivered
+  h.wire_.clear();
+  h.down_ = {3};
+  Message down;
+  down.type = MsgType::kLinkDown;
+  down.from = 3;
+  down.to = 1;
+  h.peer(1).Step(down);
+  h.Process();
+  ASSERT_EQ(h.syncs_[1].size(), 1u);
+  EXPECT_EQ(h.syncs_[1][0].id, 11u);
+  EXPECT_FALSE(h.syncs_[1][0].ok);
 }
 
 TEST(Sessions, OnlyTheLeaderClosesASessionThroughTheLog) {

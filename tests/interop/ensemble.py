@@ -431,6 +431,44 @@ def scenario(kind, quorumd_bin, net=None):
             assert ens.member(old).mode() == "follower", (kind, "the healed leader did not rejoin", ens.modes())
             figures["healed leader to following (s)"] = time.time() - t0
 
+            # sync on a follower that is behind: the leader's packets to it are dropped for a
+            # moment (well inside syncLimit), a write is acknowledged by the leader and the
+            # other follower, and the lagging follower still reads the old value. sync there
+            # must wait for the leader, and a read after it must see the write.
+            leader = ens.leader()
+            lagging = min(x.sid for x in ens.members if x.sid != leader)
+            zl = client(ens.member(leader).hosts)
+            zf = client(ens.member(lagging).hosts)
+            try:
+                zl.ensure_path("/sync-probe")
+                zl.set("/sync-probe", b"old")
+                end = time.time() + 10
+                while time.time() < end and zf.get("/sync-probe")[0] != b"old":
+                    time.sleep(0.02)
+                drop = ens.net.prefix(lagging) + ["iptables", "%s", "INPUT", "-s", ens.net.address(leader),
+                                                   "-j", "DROP"]
+                subprocess.run([a.replace("%s", "-I") for a in drop], check=True)
+                try:
+                    zl.set("/sync-probe", b"new")
+                    stale = zf.get("/sync-probe")[0]
+                    assert stale == b"old", (kind, "the follower was not behind; the check proves nothing", stale)
+                    t0 = time.time()
+                    pending = zf.sync_async("/sync-probe")
+                    time.sleep(0.3)
+                    waited = not pending.ready()
+                finally:
+                    subprocess.run([a.replace("%s", "-D") for a in drop], check=True)
+                pending.get(timeout=15)
+                figures["sync on a lagging follower (s)"] = time.time() - t0
+                seen = zf.get("/sync-probe")[0]
+                assert waited, (kind, "sync on the lagging follower answered before the leader could")
+                assert seen == b"new", (kind, "a read after sync on the follower missed the write", seen)
+                assert ens.member(lagging).mode() == "follower", (kind, "the lagging follower left", ens.modes())
+            finally:
+                for z in (zl, zf):
+                    z.stop()
+                    z.close()
+
         # A follower restarted with a stale zoo.cfg that lists the other follower at an address
         # it no longer has. It hears only the leader, which is not a quorum of its own list, so
         # (as on ZooKeeper, whose connection rules give it nothing more) it stays out, not
