@@ -823,13 +823,9 @@ void Server::HandleRead(Connection* c, int32_t xid, int32_t type, JuteReader& r)
         Pending p;
         p.conn = c->id;
         p.xid = xid;
-        p.sync = true;
         p.path = std::move(path);
         pending_[seq] = std::move(p);
-        c->held.push_back(Connection::Held{INT64_MAX, {}, NowMs(), seq});
-        c->outstanding++;
-        outstanding_++;
-        holding_.insert(c->id);
+        HoldPlace(c, seq);
         ens_->Sync(seq);
         return;
       }
@@ -1099,13 +1095,7 @@ bool Server::Submit(Connection* c, int32_t xid, int32_t type, int64_t session, s
     }
     uint64_t seq = ++next_seq_;
     pending_[seq] = Pending{c ? c->id : 0, xid, false, 0};
-    if (c && !c->dead) {
-      // Hold this request's place so that later replies on the connection wait behind it.
-      c->held.push_back(Connection::Held{INT64_MAX, {}, NowMs(), seq});
-      c->outstanding++;
-      outstanding_++;
-      holding_.insert(c->id);
-    }
+    if (c && !c->dead) HoldPlace(c, seq);
     ens_->Propose(seq, Txn{0, session, WallMs(), type, std::move(body)});
     return true;
   }
@@ -1156,17 +1146,7 @@ void Server::ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid, uin
     Log(LogLevel::kInfo, "PrepRequestProcessor@0", "Processed session termination for sessionid: {}", Hex(txn.session_id));
   }
   if (origin && seq != 0) {
-    // Fill in the place the request has held since it was proposed.
-    for (auto& h : origin->held) {
-      if (h.seq != seq) continue;
-      h.bytes = Frame(xid, txn.zxid, res.err, res.response);
-      h.tag = txn.zxid;
-      h.seq = 0;
-      origin->last_zxid = txn.zxid;
-      origin->last_response_ms = WallMs();
-      break;
-    }
-    Release(origin);
+    FillPlace(origin, seq, xid, txn.zxid, res.err, res.response);
     return;
   }
   if (origin) Reply(origin, xid, txn.zxid, res.err, res.response, txn.zxid);
@@ -1439,10 +1419,20 @@ void Server::CompleteSync(uint64_t seq) {
   std::string body;
   JuteWriter w(&body);
   w.String(p.path);
-  int64_t zxid = tree_.last_zxid();
+  FillPlace(c, seq, p.xid, tree_.last_zxid(), err::kOk, body);
+}
+
+void Server::HoldPlace(Connection* c, uint64_t seq) {
+  c->held.push_back(Connection::Held{INT64_MAX, {}, NowMs(), seq});
+  c->outstanding++;
+  outstanding_++;
+  holding_.insert(c->id);
+}
+
+void Server::FillPlace(Connection* c, uint64_t seq, int32_t xid, int64_t zxid, int32_t err, std::string_view body) {
   for (auto& h : c->held) {
     if (h.seq != seq) continue;
-    h.bytes = Frame(p.xid, zxid, err::kOk, body);
+    h.bytes = Frame(xid, zxid, err, body);
     h.tag = zxid;
     h.seq = 0;
     c->last_zxid = zxid;

@@ -127,14 +127,17 @@ class Server {
     int32_t xid = 0;
     bool connect = false;
     int32_t timeout = 0;
-    bool sync = false;  // a client's sync, not a proposal
-    std::string path;   // sync: the path to echo
+    std::string path;  // a client's sync: the path to echo
   };
   std::unordered_map<uint64_t, Pending> pending_;  // our proposals by request number
   // Syncs the leader answered, waiting for the tree to apply up to their zxid: zxid -> seq.
   std::multimap<int64_t, uint64_t> waiting_syncs_;
   void CompleteSync(uint64_t seq);
   void CompleteAppliedSyncs();
+  // Ensemble: a request waiting for the quorum holds its place on the connection (later
+  // replies wait behind it); FillPlace puts the answer there and releases what can go.
+  void HoldPlace(Connection* c, uint64_t seq);
+  void FillPlace(Connection* c, uint64_t seq, int32_t xid, int64_t zxid, int32_t err, std::string_view body);
   uint64_t next_seq_ = 0;
   std::set<int64_t> touched_;
   Connection* pending_watch_origin_ = nullptr;  // while applying one of our own writes

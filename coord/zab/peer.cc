@@ -185,13 +185,6 @@ void Peer::Step(const Message& msg) {
     case MsgType::kRequest:
       if (state_ == ServerState::kLeading) LeaderStep(msg);
       return;
-    case MsgType::kSync:
-      if (state_ == ServerState::kLeading) {
-        LeaderStep(msg);
-      } else if (state_ == ServerState::kFollowing || state_ == ServerState::kObserving) {
-        LearnerStep(msg);
-      }
-      return;
     case MsgType::kLinkDown:
       if ((state_ == ServerState::kFollowing || state_ == ServerState::kObserving) && msg.from == leader_) {
         LearnerFail("the connection from leader " + std::to_string(leader_) + " closed");
@@ -200,6 +193,7 @@ void Peer::Step(const Message& msg) {
       }
       return;
     case MsgType::kPing:
+    case MsgType::kSync:
       if (state_ == ServerState::kLeading) {
         LeaderStep(msg);
       } else if (state_ == ServerState::kFollowing || state_ == ServerState::kObserving) {

@@ -87,17 +87,25 @@ class Namespaces:
     def prefix(self, sid):
         return ["ip", "netns", "exec", "fle-%d" % sid]
 
-    def _rules(self, sid, others, verb):
+    def _rules(self, sid, others, verb, outbound=True):
         for o in others:
             a = self.address(o)
             subprocess.run(self.prefix(sid) + ["iptables", verb, "INPUT", "-s", a, "-j", "DROP"], check=True)
-            subprocess.run(self.prefix(sid) + ["iptables", verb, "OUTPUT", "-d", a, "-j", "DROP"], check=True)
+            if outbound:
+                subprocess.run(self.prefix(sid) + ["iptables", verb, "OUTPUT", "-d", a, "-j", "DROP"], check=True)
 
     def isolate(self, sid, others):
         self._rules(sid, others, "-I")
 
     def heal(self, sid, others):
         self._rules(sid, others, "-D")
+
+    def deafen(self, sid, others):
+        """Drops what `others` send to sid; what sid sends still goes out."""
+        self._rules(sid, others, "-I", outbound=False)
+
+    def undeafen(self, sid, others):
+        self._rules(sid, others, "-D", outbound=False)
 
     def close(self):
         for i in range(1, self.n + 1):
@@ -445,9 +453,7 @@ def scenario(kind, quorumd_bin, net=None):
                 end = time.time() + 10
                 while time.time() < end and zf.get("/sync-probe")[0] != b"old":
                     time.sleep(0.02)
-                drop = ens.net.prefix(lagging) + ["iptables", "%s", "INPUT", "-s", ens.net.address(leader),
-                                                   "-j", "DROP"]
-                subprocess.run([a.replace("%s", "-I") for a in drop], check=True)
+                ens.net.deafen(lagging, [leader])
                 try:
                     zl.set("/sync-probe", b"new")
                     stale = zf.get("/sync-probe")[0]
@@ -457,7 +463,7 @@ def scenario(kind, quorumd_bin, net=None):
                     time.sleep(0.3)
                     waited = not pending.ready()
                 finally:
-                    subprocess.run([a.replace("%s", "-D") for a in drop], check=True)
+                    ens.net.undeafen(lagging, [leader])
                 pending.get(timeout=15)
                 figures["sync on a lagging follower (s)"] = time.time() - t0
                 seen = zf.get("/sync-probe")[0]
