@@ -11,6 +11,7 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBSSH REQUIRED IMPORTED_TARGET libssh)
 pkg_check_modules(LIBNL REQUIRED IMPORTED_TARGET libnl-3.0 libnl-route-3.0)
 pkg_check_modules(NFQ REQUIRED IMPORTED_TARGET libnetfilter_queue)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 
 # The official ZooKeeper C client (libzookeeper-mt-dev) ships no pkg-config file.
 find_path(ZOOKEEPER_INCLUDE_DIR zookeeper/zookeeper.h REQUIRED)
