@@ -81,7 +81,7 @@ TEST(HttpGet, ReturnsStatusTypeAndBodyAndSendsTheToken) {
 }
 
 TEST(HttpGet, AnErrorStatusIsAnAnswerAndDescribedWithItsFirstLine) {
-  OneShotServer s("HTTP/1.1 404 Not Found\r\nContent-Length: 21\r\nConnection: close\r\n\r\nno such bean\nsecond\n");
+  OneShotServer s("HTTP/1.1 404 Not Found\r\nContent-Length: 20\r\nConnection: close\r\n\r\nno such bean\nsecond\n");
   HttpRequest q;
   q.url = s.Url("/jmx");
   HttpResponse r;
