@@ -89,6 +89,14 @@ Status SendFourLetterWord(const std::string& host, int port, const std::string& 
   return Status::Ok();
 }
 
+bool FourLetterWordRefused(const std::string& word, const std::string& answer) {
+  return answer.rfind(word + " is not executed because it is not in the whitelist.", 0) == 0;
+}
+
+std::string FourLetterWordRefusal(const std::string& word) {
+  return "'" + word + "' is not in the server's 4lw.commands.whitelist";
+}
+
 Status ParseSrvr(const std::string& text, ZkServerStatus* out) {
   *out = ZkServerStatus();
   if (text.find("not currently serving requests") != std::string::npos) return Status::Ok();

@@ -24,6 +24,14 @@ struct ZkServerStatus {
   std::string version;
 };
 
+// Whether `answer` is ZooKeeper's refusal of `word` ("mntr is not executed because it is not in
+// the whitelist.": zookeeper-server/src/main/java/org/apache/zookeeper/server/NIOServerCnxn.java
+// and NettyServerCnxn.java, 3.5+), which a server sends for every word outside its
+// 4lw.commands.whitelist (by default all but srvr).
+bool FourLetterWordRefused(const std::string& word, const std::string& answer);
+// "'mntr' is not in the server's 4lw.commands.whitelist": what a probe says of a refusal.
+std::string FourLetterWordRefusal(const std::string& word);
+
 // Parses `srvr` (or `stat`) output.
 Status ParseSrvr(const std::string& text, ZkServerStatus* out);
 

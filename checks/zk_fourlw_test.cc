@@ -199,5 +199,28 @@ TEST_F(ZkProbesTest, BadParametersNameTheDrillLine) {
   EXPECT_NE(st.message().find("host 'nn1' is not one of the ZooKeeper servers"), std::string::npos) << st.message();
 }
 
+// ZooKeeper 3.5+ with stock settings answers only srvr; with no AdminServer to read either, the
+// figures mntr would give cannot be told, and the probes say so instead of false or -1.
+TEST_F(ZkProbesTest, RefusedWordIsUnreachableNeverFalse) {
+  UsePorts(22239);
+  for (auto& [name, h] : inv_.hosts) h.vars["zookeeper_admin_port"] = 22249;  // nothing listens there
+  std::string refused_mntr = Fixture("admin/zk-3.8.0-default-4lw-mntr.txt");
+  std::string refused_ruok = Fixture("admin/zk-3.8.0-default-4lw-ruok.txt");
+  FakeServer leader(22239, {{"srvr", Fixture("leader-node3-srvr.txt")}, {"mntr", refused_mntr}, {"ruok", refused_ruok}});
+  FakeServer f1(22240, {{"srvr", Fixture("follower-node1-srvr.txt")}, {"mntr", refused_mntr}});
+  FakeServer f2(22241, {{"srvr", Fixture("follower-node1-srvr.txt")}, {"mntr", refused_mntr}});
+  ASSERT_TRUE(leader.ok() && f1.ok() && f2.ok());
+  EXPECT_EQ(Sample("zk.leader").value, "zk1");  // srvr still answers
+  for (const char* probe : {"zk.quorum", "zk.followers", "zk.znode_count"}) {
+    Observation o = Sample(probe);
+    EXPECT_TRUE(o.unreachable) << probe << ": " << o.value.dump();
+    EXPECT_NE(o.error.find("'mntr' is not in the server's 4lw.commands.whitelist"), std::string::npos) << o.error;
+    EXPECT_NE(o.error.find("127.0.0.1:22249/commands/monitor"), std::string::npos) << o.error;
+  }
+  Observation ruok = Sample("zk.ruok", {{"host", "zk1"}});
+  EXPECT_TRUE(ruok.unreachable) << ruok.value.dump();
+  EXPECT_NE(ruok.error.find("'ruok' is not in the server's 4lw.commands.whitelist"), std::string::npos) << ruok.error;
+}
+
 }  // namespace
 }  // namespace faultline

@@ -1,5 +1,9 @@
 #include "checks/zk_probe_util.h"
 
+#include <cstdlib>
+
+#include "checks/zk_admin.h"
+
 namespace faultline {
 
 std::string InventoryVar(const Inventory& inventory, const std::string& key, const std::string& fallback) {
@@ -23,6 +27,27 @@ std::string ZkGroupFor(const ProbeSpec& spec, const Inventory& inventory) {
   return InventoryVar(inventory, "zookeeper_group", "zookeeper");
 }
 
+namespace {
+
+// A port from a host variable: absent is `fallback`, anything but 1..65535 an error naming it.
+Status PortVar(const Inventory& inventory, const InventoryHost& h, const std::string& var, int fallback, int* out) {
+  std::string text = h.VarString(var, "");
+  if (text.empty()) {
+    *out = fallback;
+    return Status::Ok();
+  }
+  char* end = nullptr;
+  long v = std::strtol(text.c_str(), &end, 10);
+  if (*end != '\0' || v < 1 || v > 65535) {
+    return Status::Invalid("inventory " + inventory.path + ": host " + h.name + ": " + var + " '" + text +
+                           "' is not a port (1-65535)");
+  }
+  *out = static_cast<int>(v);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ZkServersOf(const Inventory& inventory, const std::string& group, std::vector<ZkServer>* out) {
   const InventoryGroup* g = inventory.FindGroup(group);
   if (!g || g->hosts.empty()) {
@@ -36,8 +61,19 @@ Status ZkServersOf(const Inventory& inventory, const std::string& group, std::ve
     ZkServer s;
     s.host = name;
     s.address = h->address();
-    s.port = std::atoi(h->VarString("zookeeper_client_port", "2181").c_str());
-    if (s.port <= 0) s.port = 2181;
+    FAULTLINE_RETURN_IF_ERROR(PortVar(inventory, *h, "zookeeper_client_port", 2181, &s.port));
+    int admin_port = 8080;
+    FAULTLINE_RETURN_IF_ERROR(PortVar(inventory, *h, "zookeeper_admin_port", 8080, &admin_port));
+    std::string url = h->VarString("zookeeper_admin_url", "");
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      return Status::Invalid("inventory " + inventory.path + ": host " + name + ": zookeeper_admin_url '" + url +
+                             "' is not an http:// or https:// URL (the AdminServer's base, e.g. "
+                             "https://zk1.example.com:8080/commands)");
+    }
+    s.admin_first = !url.empty();
+    s.admin_url = url.empty() ? ZkAdminBaseUrl(s.address, admin_port) : url;
+    s.admin_ca_file = h->VarString("zookeeper_admin_ca_file", "");
     out->push_back(s);
   }
   return Status::Ok();

@@ -17,10 +17,16 @@ namespace faultline {
 
 // The ZooKeeper servers, in inventory order: the hosts of `group` (probe param `group`,
 // else the inventory variable zookeeper_group, else "zookeeper").
+// Each server's AdminServer: zookeeper_admin_url (a base such as https://zk1:8443/commands; the
+// AdminServer is then read first), else http://<address>:<zookeeper_admin_port, 8080>/commands,
+// read where a four-letter word is refused; zookeeper_admin_ca_file for https.
 struct ZkServer {
   std::string host;     // inventory name
   std::string address;  // ansible_host
   int port = 2181;      // zookeeper_client_port
+  std::string admin_url;
+  std::string admin_ca_file;
+  bool admin_first = false;  // zookeeper_admin_url is set
 };
 std::string ZkGroupFor(const ProbeSpec& spec, const Inventory& inventory);
 Status ZkServersOf(const Inventory& inventory, const std::string& group, std::vector<ZkServer>* out);

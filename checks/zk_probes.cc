@@ -1,6 +1,8 @@
-// ZooKeeper probes: four-letter words to each server's client port.
+// ZooKeeper probes: four-letter words to each server's client port, and the AdminServer's
+// commands where the server's 4lw.commands.whitelist refuses a word (checks/zk_admin.h).
 #include <future>
 
+#include "checks/zk_admin.h"
 #include "checks/zk_fourlw.h"
 #include "checks/zk_probe_util.h"
 #include "checks/zk_role_probes.h"
@@ -10,31 +12,79 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// One server's answers. A server that cannot be reached at all (stopped, partitioned) has
+// `status` not ok and `blind` false: that is an observation (it is down). A server that answers
+// but whose answer cannot be read — its whitelist refuses the word and its AdminServer cannot be
+// read either, or the answer is not ZooKeeper's — is `blind`: nothing can be said of it, and the
+// probes that need it say so instead of guessing.
 struct ServerSample {
-  Status status;  // not ok: unreachable
+  Status status;
+  bool blind = false;
   ZkServerStatus srvr;
+  Status mntr_status;  // ok: `mntr` holds the server's figures
   std::map<std::string, std::string> mntr;
   bool imok = false;
 };
 
+ZkAdminEndpoint AdminOf(const ZkServer& s) { return {s.admin_url, s.admin_ca_file}; }
+
+// Reads one four-letter word, or its AdminServer command where the server refuses the word (or
+// where the inventory names the AdminServer). `*text` holds the word's answer, `*admin` the
+// command's. Not ok: the server could not be reached (`*blind` false) or was reached and could
+// not be read (`*blind` true), with the reason.
+Status ReadWord(const ZkServer& s, const std::string& word, const std::string& command, milliseconds timeout,
+                std::string* text, nlohmann::json* admin, bool* blind) {
+  *blind = false;
+  text->clear();
+  *admin = nullptr;
+  std::string refusal;
+  if (!s.admin_first) {
+    Status st = SendFourLetterWord(s.address, s.port, word, timeout, text);
+    if (!st.ok()) return st;
+    if (!FourLetterWordRefused(word, *text)) return Status::Ok();
+    refusal = FourLetterWordRefusal(word) + "; ";
+    text->clear();
+  }
+  Status st = ReadAdminCommand(AdminOf(s), command, timeout, admin);
+  if (st.ok()) return st;
+  *blind = !refusal.empty();
+  return st.code() == Status::Code::kTimeout ? Status::Timeout(refusal + st.message())
+                                            : Status::Unavailable(refusal + st.message());
+}
+
 ServerSample SampleServer(const ZkServer& s, const std::string& words, milliseconds timeout) {
   ServerSample out;
   std::string text;
+  nlohmann::json admin;
+  bool blind = false;
   if (words.find("srvr") != std::string::npos) {
-    out.status = SendFourLetterWord(s.address, s.port, "srvr", timeout, &text);
+    out.status = ReadWord(s, "srvr", "srvr", timeout, &text, &admin, &blind);
+    out.blind = blind;
     if (!out.status.ok()) return out;
-    out.status = ParseSrvr(text, &out.srvr);
-    if (!out.status.ok()) return out;
+    out.status = admin.is_null() ? ParseSrvr(text, &out.srvr) : ParseAdminSrvr(admin, &out.srvr);
+    if (!out.status.ok()) {
+      out.blind = true;
+      return out;
+    }
   }
   if (words.find("mntr") != std::string::npos && (out.srvr.serving || words.find("srvr") == std::string::npos)) {
-    out.status = SendFourLetterWord(s.address, s.port, "mntr", timeout, &text);
-    if (!out.status.ok()) return out;
-    out.mntr = ParseMntr(text);
+    out.mntr_status = ReadWord(s, "mntr", "monitor", timeout, &text, &admin, &blind);
+    if (out.mntr_status.ok()) {
+      if (admin.is_null()) {
+        out.mntr = ParseMntr(text);
+      } else {
+        out.mntr_status = ParseAdminMonitor(admin, &out.mntr);
+      }
+    }
   }
   if (words.find("ruok") != std::string::npos) {
-    out.status = SendFourLetterWord(s.address, s.port, "ruok", timeout, &text);
+    out.status = ReadWord(s, "ruok", "ruok", timeout, &text, &admin, &blind);
+    out.blind = blind;
     if (!out.status.ok()) return out;
-    out.imok = text.rfind("imok", 0) == 0;
+    // The word answers imok whenever the process runs, serving or not (command/RuokCommand.java);
+    // the AdminServer's ruok sets "error" when the server is not serving (admin/Commands.java),
+    // and any answer of it likewise means the process runs.
+    out.imok = admin.is_null() ? text.rfind("imok", 0) == 0 : true;
   }
   return out;
 }
@@ -108,6 +158,11 @@ void RegisterZk(const std::string& name, const std::string& summary, bool host_p
       auto samples = SampleAll(servers, words, timeout);
       ZkProbeSetup narrowed = *setup;
       narrowed.servers = servers;
+      // A server that answered but could not be read leaves every ZooKeeper probe unable to
+      // tell (a leader or a second leader may hide there): say which and why.
+      for (size_t i = 0; i < samples.size(); ++i) {
+        if (samples[i].blind) return Observation::Unreachable(servers[i].host + ": " + samples[i].status.message());
+      }
       Observation o = compute(narrowed, samples);
       if (words.find("srvr") != std::string::npos) FillRoles(servers, samples, &o);
       return o;
@@ -116,10 +171,14 @@ void RegisterZk(const std::string& name, const std::string& summary, bool host_p
   });
 }
 
+// A figure of the server's mntr; -1 only when the server's mntr could be read and lacks it.
+// Probes that need a figure of a server whose mntr could not be read say so (MntrUnreadable).
 long long MntrNumber(const ServerSample& s, const std::string& key) {
   auto it = s.mntr.find(key);
   return it == s.mntr.end() ? -1 : std::atoll(it->second.c_str());
 }
+
+bool MntrUnreadable(const ServerSample& s) { return s.status.ok() && s.srvr.serving && !s.mntr_status.ok(); }
 
 // For the per-host numeric probes: the named host, else the leader (or standalone server).
 Observation FromOneServer(const ZkProbeSetup& setup, const std::vector<ServerSample>& samples,
@@ -129,9 +188,11 @@ Observation FromOneServer(const ZkProbeSetup& setup, const std::vector<ServerSam
     if (!setup.host.empty()) {
       if (!s.status.ok()) return Observation::Unreachable(setup.servers[i].host + ": " + s.status.message());
       if (!s.srvr.serving) return Observation::Value(nullptr);
+      if (MntrUnreadable(s)) return Observation::Unreachable(setup.servers[i].host + ": " + s.mntr_status.message());
       return Observation::Value(value(s));
     }
     if (s.status.ok() && s.srvr.serving && (s.srvr.mode == "leader" || s.srvr.mode == "standalone")) {
+      if (MntrUnreadable(s)) return Observation::Unreachable(setup.servers[i].host + ": " + s.mntr_status.message());
       return Observation::Value(value(s));
     }
   }
@@ -197,6 +258,7 @@ void RegisterZkProbes() {
                  if (!s.status.ok() || !s.srvr.serving) continue;
                  if (s.srvr.mode == "standalone") return Observation::Value(true);
                  if (s.srvr.mode != "leader") continue;
+                 if (MntrUnreadable(s)) return Observation::Unreachable(s.mntr_status.message());
                  long long synced = MntrNumber(s, "zk_synced_followers");
                  long long size = MntrNumber(s, "zk_quorum_size");
                  if (size <= 0) size = static_cast<long long>(setup.servers.size());
@@ -231,6 +293,7 @@ void RegisterZkProbes() {
              false, "srvr mntr", [](const ZkProbeSetup& setup, const std::vector<ServerSample>& samples) {
                for (const auto& s : samples) {
                  if (s.status.ok() && s.srvr.serving && s.srvr.mode == "leader") {
+                   if (MntrUnreadable(s)) return Observation::Unreachable(s.mntr_status.message());
                    return Observation::Value(MntrNumber(s, "zk_synced_followers"));
                  }
                  if (s.status.ok() && s.srvr.serving && s.srvr.mode == "standalone") return Observation::Value(0);
