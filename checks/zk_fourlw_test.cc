@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -80,7 +81,7 @@ class FakeServer {
         if (c < 0) continue;
         char word[5] = {};
         if (::recv(c, word, 4, MSG_WAITALL) == 4) {
-          std::string answer = answers_[word];
+          std::string answer = std::string(word) == "GET " ? HttpAnswer(c) : answers_[word];
           ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
         }
         ::close(c);
@@ -95,6 +96,20 @@ class FakeServer {
   bool ok() const { return ok_; }
 
  private:
+  // An AdminServer request: answers["GET <path>"] as JSON with status 200 (ZooKeeper 3.8 answers
+  // every command with 200, failures inside the JSON), or 404 when the path is not given.
+  std::string HttpAnswer(int c) {
+    std::string head = "GET ";
+    char ch;
+    while (head.find("\r\n\r\n") == std::string::npos && ::recv(c, &ch, 1, 0) == 1) head += ch;
+    std::string path = head.substr(4, head.find(' ', 4) - 4);
+    auto it = answers_.find("GET " + path);
+    std::string status = it == answers_.end() ? "404 Not Found" : "200 OK";
+    std::string body = it == answers_.end() ? "" : it->second;
+    return "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  }
+
   std::map<std::string, std::string> answers_;
   int fd_;
   bool ok_ = false;
@@ -220,6 +235,93 @@ TEST_F(ZkProbesTest, RefusedWordIsUnreachableNeverFalse) {
   Observation ruok = Sample("zk.ruok", {{"host", "zk1"}});
   EXPECT_TRUE(ruok.unreachable) << ruok.value.dump();
   EXPECT_NE(ruok.error.find("'ruok' is not in the server's 4lw.commands.whitelist"), std::string::npos) << ruok.error;
+}
+
+// The AdminServer's JSON for a server in `mode`: the captured 3.8 `srvr` answer with its state
+// set, and `monitor` built from the same server's mntr capture (ZooKeeper's MntrCommand prints
+// the monitor map with a zk_ prefix; numbers stay numbers).
+std::string AdminSrvr(const std::string& mode) {
+  nlohmann::json j = nlohmann::json::parse(Fixture("admin/zk-3.8.0-adminserver-srvr.json"));
+  j["server_stats"]["server_state"] = mode;
+  return j.dump();
+}
+std::string AdminMonitor(const std::string& mntr_fixture) {
+  nlohmann::json j = nlohmann::json::parse(Fixture("admin/zk-3.8.0-adminserver-monitor.json"));
+  for (const auto& [k, v] : ParseMntr(Fixture(mntr_fixture))) {
+    std::string key = k.substr(3);
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (!v.empty() && *end == '\0') {
+      if (v.find('.') == std::string::npos) j[key] = static_cast<long long>(d);
+      else j[key] = d;
+    } else {
+      j[key] = v;
+    }
+  }
+  return j.dump();
+}
+
+// Stock 3.8: mntr and ruok refused, the AdminServer on. The probes read monitor and ruok over
+// HTTP and give the same values as the four-letter words would.
+TEST_F(ZkProbesTest, RefusedWordIsReadFromTheAdminServer) {
+  UsePorts(22242);
+  int admin_port = 22252;
+  for (auto& [name, h] : inv_.hosts) h.vars["zookeeper_admin_port"] = admin_port++;
+  std::string refused_mntr = Fixture("admin/zk-3.8.0-default-4lw-mntr.txt");
+  std::string refused_ruok = Fixture("admin/zk-3.8.0-default-4lw-ruok.txt");
+  FakeServer f1(22242, {{"srvr", Fixture("follower-node1-srvr.txt")}, {"mntr", refused_mntr}, {"ruok", refused_ruok}});
+  FakeServer f2(22243, {{"srvr", Fixture("follower-node1-srvr.txt")}, {"mntr", refused_mntr}, {"ruok", refused_ruok}});
+  FakeServer leader(22244, {{"srvr", Fixture("leader-node3-srvr.txt")}, {"mntr", refused_mntr}, {"ruok", refused_ruok}});
+  FakeServer a1(22252, {{"GET /commands/monitor", AdminMonitor("follower-node1-mntr.txt")},
+                        {"GET /commands/ruok", R"({"command":"ruok","error":null})"}});
+  FakeServer a2(22253, {{"GET /commands/monitor", AdminMonitor("follower-node1-mntr.txt")}});
+  FakeServer a3(22254, {{"GET /commands/monitor", AdminMonitor("leader-node3-mntr.txt")},
+                        {"GET /commands/srvr", AdminSrvr("leader")}});
+  ASSERT_TRUE(f1.ok() && f2.ok() && leader.ok() && a1.ok() && a2.ok() && a3.ok());
+  EXPECT_EQ(Sample("zk.leader").value, "zk3");
+  Observation q = Sample("zk.quorum");
+  EXPECT_EQ(q.value, true) << q.error;
+  EXPECT_EQ(Sample("zk.followers").value, 2);
+  EXPECT_EQ(Sample("zk.quorum_size").value, 3);
+  EXPECT_EQ(Sample("zk.znode_count").value, 40026);
+  EXPECT_EQ(Sample("zk.outstanding", {{"host", "zk1"}}).value, 0);
+  Observation r = Sample("zk.ruok", {{"host", "zk1"}});
+  EXPECT_EQ(r.value, true) << r.error;
+  // zk2's AdminServer has no ruok: a 404 is not an answer, and the probe says where it asked.
+  Observation r2 = Sample("zk.ruok", {{"host", "zk2"}});
+  EXPECT_TRUE(r2.unreachable) << r2.value.dump();
+  EXPECT_NE(r2.error.find("127.0.0.1:22253/commands/ruok"), std::string::npos) << r2.error;
+}
+
+// zookeeper_admin_url: the AdminServer is read first, the four-letter word not at all.
+TEST_F(ZkProbesTest, AdminUrlIsReadFirst) {
+  UsePorts(22245);
+  int admin_port = 22255;
+  for (auto& [name, h] : inv_.hosts) {
+    h.vars["zookeeper_admin_url"] = "http://127.0.0.1:" + std::to_string(admin_port++) + "/zk/commands";
+  }
+  // The client ports answer nothing useful: only the AdminServer can give these values.
+  FakeServer a1(22255, {{"GET /zk/commands/srvr", AdminSrvr("follower")},
+                        {"GET /zk/commands/monitor", AdminMonitor("follower-node1-mntr.txt")}});
+  FakeServer a2(22256, {{"GET /zk/commands/srvr", AdminSrvr("follower")},
+                        {"GET /zk/commands/monitor", AdminMonitor("follower-node1-mntr.txt")}});
+  FakeServer a3(22257, {{"GET /zk/commands/srvr", AdminSrvr("leader")},
+                        {"GET /zk/commands/monitor", AdminMonitor("leader-node3-mntr.txt")}});
+  ASSERT_TRUE(a1.ok() && a2.ok() && a3.ok());
+  Observation l = Sample("zk.leader");
+  EXPECT_EQ(l.value, "zk3") << l.error;
+  EXPECT_EQ(Sample("zk.mode", {{"host", "zk1"}}).value, "follower");
+  EXPECT_EQ(Sample("zk.followers").value, 2);
+  EXPECT_EQ(Sample("zk.quorum").value, true);
+  // A bad URL in the inventory is an error naming the host and the variable.
+  inv_.hosts["zk1"].vars["zookeeper_admin_url"] = "ftp://x/commands";
+  ProbeSpec spec;
+  spec.name = "zk.leader";
+  std::unique_ptr<Probe> probe;
+  Status st = ProbeRegistry::Global().Make(spec, inv_, &probe);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("zookeeper_admin_url"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("zk1"), std::string::npos) << st.message();
 }
 
 }  // namespace
