@@ -105,8 +105,10 @@ TEST(Kafka, DecodesRealZnodes) {
   ASSERT_TRUE(DecodeKafkaBroker(Fixture("kafka/brokers_ids_3_ssl_only.json"), &b));
   EXPECT_EQ(b.host, "kafka3.example.com");
   EXPECT_EQ(b.port, 9093);
-  EXPECT_EQ(DecodeKafkaController(Fixture("kafka/controller.json")), 2);
-  EXPECT_EQ(DecodeKafkaController("{\"version\":1}"), -1);
+  KafkaController c;
+  ASSERT_TRUE(DecodeKafkaController(Fixture("kafka/controller.json"), &c));
+  EXPECT_EQ(c.id, 2);
+  EXPECT_FALSE(DecodeKafkaController("{\"version\":1}", &c));
   std::map<int, std::vector<int>> topic;
   ASSERT_TRUE(DecodeKafkaTopic(Fixture("kafka/topic_orders.json"), &topic));
   EXPECT_EQ(topic.size(), 3u);

@@ -90,6 +90,48 @@ std::string ZkConnectString(const Inventory& inventory, const std::vector<ZkServ
   return out;
 }
 
+Status ParseZkConnect(const std::string& text, std::string* hosts, std::string* chroot) {
+  auto slash = text.find('/');
+  *hosts = text.substr(0, slash);
+  *chroot = slash == std::string::npos ? "" : text.substr(slash);
+  if (*chroot == "/") chroot->clear();
+  if (hosts->empty()) return Status::Invalid("'" + text + "' names no ZooKeeper server");
+  size_t start = 0;
+  while (start <= hosts->size()) {
+    size_t comma = hosts->find(',', start);
+    std::string entry = hosts->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (entry.empty()) return Status::Invalid("'" + text + "' has an empty server entry");
+    auto colon = entry.rfind(':');
+    if (colon != std::string::npos && entry.find(']', colon) == std::string::npos) {
+      std::string port = entry.substr(colon + 1);
+      char* end = nullptr;
+      long v = std::strtol(port.c_str(), &end, 10);
+      if (port.empty() || *end != '\0' || v < 1 || v > 65535 || colon == 0) {
+        return Status::Invalid("'" + text + "': server '" + entry + "' is not host:port (port 1-65535)");
+      }
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (!chroot->empty()) {
+    if (chroot->back() == '/') return Status::Invalid("'" + text + "': chroot '" + *chroot + "' ends with '/'");
+    size_t pos = 1;
+    while (pos <= chroot->size()) {
+      size_t next = chroot->find('/', pos);
+      std::string seg = chroot->substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+      if (seg.empty() || seg == "." || seg == "..") {
+        return Status::Invalid("'" + text + "': chroot '" + *chroot + "' has an empty, '.' or '..' segment");
+      }
+      if (seg.find('\0') != std::string::npos) {
+        return Status::Invalid("'" + text + "': chroot '" + *chroot + "' holds a null character");
+      }
+      if (next == std::string::npos) break;
+      pos = next + 1;
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckParams(const ProbeSpec& spec, const std::set<std::string>& allowed,
                    const std::set<std::string>& required) {
   std::string where = spec.mark.ToString();

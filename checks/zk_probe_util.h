@@ -33,6 +33,13 @@ Status ZkServersOf(const Inventory& inventory, const std::string& group, std::ve
 // "a:2181,b:2181": zookeeper_connect on `all` if set, else built from the servers.
 std::string ZkConnectString(const Inventory& inventory, const std::vector<ZkServer>& servers);
 
+// A ZooKeeper client connect string as ZooKeeper's ConnectStringParser reads it:
+// "h1:2181,h2:2181/chroot". `hosts` gets the part before the first '/', `chroot` the rest
+// ("" when absent or "/"). The chroot must be a valid znode path (PathUtils.validatePath:
+// no trailing '/', no empty, "." or ".." segment). Errors say what is wrong, for the caller
+// to prefix with where the string came from.
+Status ParseZkConnect(const std::string& text, std::string* hosts, std::string* chroot);
+
 // kInvalid "<mark>: probe <name>: unknown parameter 'x' (expected one of: ...)".
 Status CheckParams(const ProbeSpec& spec, const std::set<std::string>& allowed,
                    const std::set<std::string>& required = {});
