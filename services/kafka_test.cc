@@ -186,3 +186,76 @@ TEST_F(KafkaTest, NoLeaderElectionWithoutZooKeeperQuorum) {
 
 }  // namespace
 }  // namespace faultline
+
+namespace faultline {
+namespace {
+
+// Kafka's znodes as a Kafka 3.4+ cluster under the chroot /kafka writes them (ZkData.scala),
+// on a real ZooKeeper: read under the chroot they name the hosts; a wrong chroot is named
+// as such, never an empty broker list or "no controller"; a KRaft controller holding
+// /controller during a migration is not reported as a broker.
+TEST_F(KafkaTest, ZnodesAreReadUnderKafkasChroot) {
+  ZkEnsemble zk(1, kZk);
+  ASSERT_TRUE(zk.WaitReady());
+  ZkClient::Options o;
+  o.connect = zk.Connect();
+  ZkClient c(o);
+  ASSERT_TRUE(c.Connect(std::chrono::milliseconds(5000)).ok());
+  ASSERT_TRUE(c.EnsurePath("/kafka/brokers/ids").ok());
+  ASSERT_TRUE(c.EnsurePath("/kafka/brokers/topics/orders/partitions/0").ok());
+  ASSERT_EQ(c.Create("/kafka/brokers/ids/3",
+                     R"({"features":{},"listener_security_protocol_map":{"SSL":"SSL"},"endpoints":["SSL://kafka3.example.com:9093"],"jmx_port":9999,"port":-1,"host":null,"version":5,"timestamp":"1700000000456"})",
+                     true),
+            ZkError::kOk);
+  ASSERT_EQ(c.Create("/kafka/controller", R"({"version":2,"brokerid":3,"timestamp":"1700000000123","kraftControllerEpoch":-1})", true),
+            ZkError::kOk);
+  ASSERT_EQ(c.Set("/kafka/brokers/topics/orders",
+                  R"({"partitions":{"0":[3]},"topic_id":"q4d7T9xHRv2nD0kZb0mV0g","adding_replicas":{},"removing_replicas":{},"version":3})"),
+            ZkError::kOk);
+  ASSERT_EQ(c.Create("/kafka/brokers/topics/orders/partitions/0/state",
+                     R"({"controller_epoch":8,"leader":3,"version":1,"leader_epoch":5,"isr":[3]})", false),
+            ZkError::kOk);
+
+  testing::InventoryBuilder b;
+  b.Host("zk1", "zookeeper", {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", kZk}});
+  b.Host("broker3", "kafka", {{"ansible_host", "127.0.0.1"}, {"kafka_broker_id", 3}});
+  b.AllVar("kafka_zookeeper_connect", zk.Connect() + "/kafka");
+  Inventory inv = b.Build();
+  LocalContext ctx(inv);
+  EXPECT_EQ(SampleProbe(ctx, "kafka.controller").value, "broker3");
+  EXPECT_EQ(SampleProbe(ctx, "kafka.live_brokers").value, nlohmann::json({"broker3"}));
+  EXPECT_EQ(SampleProbe(ctx, "kafka.partition_leader", {{"topic", "orders"}}).value, "broker3");
+
+  // RECOVERING after an unclean election: not led.
+  ASSERT_EQ(c.Set("/kafka/brokers/topics/orders/partitions/0/state",
+                  R"({"controller_epoch":8,"leader":3,"version":1,"leader_epoch":6,"isr":[3],"leader_recovery_state":1})"),
+            ZkError::kOk);
+  EXPECT_TRUE(SampleProbe(ctx, "kafka.partition_leader", {{"topic", "orders"}}).value.is_null());
+  EXPECT_EQ(SampleProbe(ctx, "kafka.offline_partitions").value, 1);
+
+  ASSERT_EQ(c.Delete("/kafka/controller"), ZkError::kOk);
+  ASSERT_EQ(c.Create("/kafka/controller", R"({"version":2,"brokerid":3000,"timestamp":"1700000000789","kraftControllerEpoch":5})", true),
+            ZkError::kOk);
+  Observation kraft = SampleProbe(ctx, "kafka.controller");
+  EXPECT_TRUE(kraft.unreachable);
+  EXPECT_EQ(kraft.error,
+            "/controller is held by KRaft controller 3000 (migration), kraftControllerEpoch 5: no broker is controller");
+
+  for (const char* wrong : {"", "/kafka-prod"}) {
+    testing::InventoryBuilder w;
+    w.Host("zk1", "zookeeper", {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", kZk}});
+    w.Host("broker3", "kafka", {{"ansible_host", "127.0.0.1"}, {"kafka_broker_id", 3}});
+    w.AllVar("kafka_zookeeper_connect", zk.Connect() + wrong);
+    Inventory winv = w.Build();
+    LocalContext wctx(winv);
+    std::string missing = std::string(wrong).empty() ? "/brokers/ids" : "/kafka-prod";
+    for (const char* probe : {"kafka.controller", "kafka.live_brokers", "kafka.controller_epoch"}) {
+      Observation obs = SampleProbe(wctx, probe);
+      EXPECT_TRUE(obs.unreachable) << probe << " " << wrong;
+      EXPECT_EQ(obs.error, "no " + missing + " on the ensemble (wrong chroot?)") << probe << " " << wrong;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace faultline
