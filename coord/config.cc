@@ -39,8 +39,8 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 
 // Keys ZooKeeper knows that quorumd accepts without acting on them.
 const std::set<std::string> kAcceptedKeys = {
-    "admin.enableServer", "admin.serverPort", "admin.serverAddress", "admin.commandURL",
-    "standaloneEnabled", "reconfigEnabled", "quorumListenOnAllIPs", "secureClientPort",
+    "admin.idleTimeout", "admin.httpVersion", "admin.portUnification", "admin.forceHttps",
+    "admin.needClientAuth", "standaloneEnabled", "reconfigEnabled", "quorumListenOnAllIPs", "secureClientPort",
     "secureClientPortAddress", "dynamicConfigFile", "peerType", "syncEnabled",
     "metricsProvider.className", "metricsProvider.httpPort", "jute.maxbuffer",
     "globalOutstandingLimit", "leaderServes", "cnxTimeout", "autopurge.snapRetainCount",
@@ -167,6 +167,19 @@ Status ParseConfigText(const std::string& text, const std::string& path, Config*
         if (word == "*") c->four_letter_all = true;
         if (!word.empty()) c->four_letter_whitelist.insert(word);
       }
+    } else if (key == "admin.enableServer") {
+      c->admin_enabled = value == "true";  // as AdminServerFactory compares it
+    } else if (key == "admin.serverAddress") {
+      c->admin_address = value;
+    } else if (key == "admin.serverPort") {
+      FAULTLINE_RETURN_IF_ERROR(int_key(0, 65535, &v));
+      c->admin_port = static_cast<int>(v);
+    } else if (key == "admin.commandURL") {
+      if (value.empty() || value[0] != '/') {
+        return Status::Invalid(fmt::format("{}: admin.commandURL must be a path starting with '/', got '{}'", where,
+                                           value));
+      }
+      c->admin_command_url = value.size() > 1 && value.back() == '/' ? value.substr(0, value.size() - 1) : value;
     } else if (key == "snapCount") {
       FAULTLINE_RETURN_IF_ERROR(int_key(2, INT32_MAX, &v));
       c->snap_count = static_cast<int>(v);

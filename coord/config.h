@@ -48,6 +48,12 @@ struct Config {
   int snap_retain_count = 3;
   int purge_interval_hours = 0;
   int election_alg = 3;
+  // The AdminServer, as ZooKeeper's admin.* keys (zookeeper.admin.* properties) configure it:
+  // on unless admin.enableServer is other than "true", 0.0.0.0:8080, commands under /commands.
+  bool admin_enabled = true;
+  std::string admin_address = "0.0.0.0";
+  int admin_port = 8080;
+  std::string admin_command_url = "/commands";
   // Every key=value line as written, for `conf` and for the ensemble.
   std::map<std::string, std::string> raw;
   std::vector<std::string> warnings;

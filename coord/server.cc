@@ -32,6 +32,7 @@ constexpr uint64_t kStopTag = 2;
 constexpr uint64_t kLogTag = 3;
 constexpr uint64_t kTimerTag = 4;
 constexpr uint64_t kEnsembleTag = 5;
+constexpr uint64_t kAdminTag = 6;
 constexpr int64_t kContainerCheckMs = 60000;
 
 // Writes the tree into an open snapshot file a megabyte at a time.
@@ -96,7 +97,8 @@ Server::~Server() {
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   ens_.reset();  // its node thread reads the tree under tree_mu_: stop it first
   for (auto& [id, c] : conns_) close(c->fd);
-  for (int fd : {listen_fd_, stop_fd_, timer_fd_, epoll_fd_}) {
+  for (auto& [id, a] : admin_conns_) close(a->fd);
+  for (int fd : {listen_fd_, admin_fd_, stop_fd_, timer_fd_, epoll_fd_}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -243,6 +245,17 @@ Status Server::Start() {
   if (log_) add(log_->notify_fd(), kLogTag);
   if (ens_) add(ens_->notify_fd(), kEnsembleTag);
   add(timer_fd_, kTimerTag);
+  if (config_.admin_enabled) {
+    Status st = StartAdmin();
+    if (!st.ok()) {
+      // As ZooKeeper: a standalone server exits ("Unable to start AdminServer, exiting
+      // abnormally"); an ensemble member logs the problem and serves on without it.
+      if (!ensemble_mode_) return st.Annotate("AdminServer");
+      Log(LogLevel::kWarn, "QuorumPeer@0", "Problem starting AdminServer: {}", st.message());
+    } else {
+      add(admin_fd_, kAdminTag);
+    }
+  }
   startup_ms_ = NowMs() - t0;
   for (const auto& w : config_.warnings) Log(LogLevel::kWarn, "QuorumPeerConfig@0", "{}", w);
   if (ens_) {
@@ -276,6 +289,8 @@ Status Server::Run() {
         OnEnsemble();
       } else if (tag == kListenTag) {
         Accept();
+      } else if (tag == kAdminTag) {
+        AdminAccept();
       } else if (tag == kStopTag) {
         stopping = true;
       } else if (tag == kLogTag) {
@@ -302,6 +317,8 @@ Status Server::Run() {
             Submit(nullptr, 0, op::kDeleteContainer, 0, body);
           }
         }
+      } else if (admin_conns_.count(tag)) {
+        OnAdmin(tag, events[i].events);
       } else {
         auto it = conns_.find(tag);
         if (it == conns_.end()) continue;
@@ -1204,6 +1221,7 @@ void Server::RemoveWatches(Connection* c) {
 
 void Server::Tick() {
   int64_t now = NowMs();
+  ExpireAdmin();
   if (ensemble_mode_) {
     // A learner reports the sessions it saw alive; only the serving leader expires any.
     if (!touched_.empty() && serving_ && !Leading()) {

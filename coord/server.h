@@ -29,6 +29,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "base/status.h"
 #include "coord/acl.h"
 #include "coord/config.h"
@@ -55,6 +57,8 @@ class Server {
   void RequestStop();
 
   int bound_port() const { return port_; }
+  // The AdminServer's port once bound (0: not serving it).
+  int admin_port() const { return admin_port_; }
 
   // Applies a committed transaction and delivers its results and watch events.
   void ApplyCommitted(const Txn& txn, Connection* origin, int32_t xid, uint64_t seq = 0);
@@ -77,6 +81,23 @@ class Server {
   bool HandleWrite(Connection* c, int32_t xid, int32_t type, std::string_view body);
   void HandleSetWatches(Connection* c, JuteReader& r, bool v2);
   void HandleFourLetter(Connection* c, const std::string& word);  // four_letter.cc
+  nlohmann::ordered_json MonitorValues();                          // four_letter.cc
+  nlohmann::ordered_json ServerStatsValues(bool with_connections);  // four_letter.cc
+  // The AdminServer (admin_server.cc): HTTP/1.1 on admin.serverAddress:admin.serverPort, in
+  // the same loop as the clients.
+  struct AdminConn {
+    int fd = -1;
+    std::string in;
+    std::string out;
+    size_t sent = 0;
+    int64_t opened_ms = 0;
+    bool answered = false;
+  };
+  Status StartAdmin();
+  void AdminAccept();
+  void OnAdmin(uint64_t tag, uint32_t events);
+  void ExpireAdmin();
+  std::string AdminCommand(const std::string& name);
   // Prep: turns a write request into a Txn body, or an error code for a kError txn.
   int32_t Prep(Connection* c, int32_t type, std::string_view body, std::string* txn_body);
   int32_t PrepCreate(Connection* c, CreateRequest* req);
@@ -148,6 +169,9 @@ class Server {
   int stop_fd_ = -1;
   int timer_fd_ = -1;
   int port_ = 0;
+  int admin_fd_ = -1;
+  int admin_port_ = 0;
+  std::unordered_map<uint64_t, std::unique_ptr<AdminConn>> admin_conns_;
   Status fatal_;
   bool disk_full_ = false;
 

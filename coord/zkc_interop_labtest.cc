@@ -73,7 +73,7 @@ class ServerProcess {
       } else {
         std::ofstream cfg(dir_ + "/zoo.cfg");
         cfg << "tickTime=2000\ndataDir=" << dir_ << "/data\nclientPort=" << port
-            << "\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n";
+            << "\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\n";
         cfg.close();
         execl(QUORUMD_BINARY, QUORUMD_BINARY, (dir_ + "/zoo.cfg").c_str(), nullptr);
       }

@@ -72,7 +72,9 @@ Inventory HdfsInventory(const std::string& connect) {
   testing::InventoryBuilder b;
   for (int i = 0; i < 3; ++i) {
     b.Host("zk" + std::to_string(i + 1), "zookeeper",
-           {{"ansible_host", "127.0.0.1"}, {"zookeeper_client_port", kZkBase + 3 * i}});
+           {{"ansible_host", "127.0.0.1"},
+            {"zookeeper_client_port", kZkBase + 3 * i},
+            {"zookeeper_admin_port", kZkBase + 3 * i + 10000}});
   }
   std::vector<std::string> haadmin = {FL_SVC_PATH, "haadmin", "--nn", "nn1=127.0.0.1:" + std::to_string(kNn1),
                                       "--nn", "nn2=127.0.0.1:" + std::to_string(kNn2), "-getAllServiceState"};

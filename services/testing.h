@@ -124,11 +124,13 @@ class Proc {
   int code_ = 0;
 };
 
-// N ZooKeeper servers on loopback: server i (0-based) has client port base+3i and quorum and
-// election ports base+3i+1, base+3i+2.
+// N ZooKeeper servers on loopback with ZooKeeper's stock settings (only srvr among the
+// four-letter words, the AdminServer on): server i (0-based) has client port base+3i, quorum
+// and election ports base+3i+1, base+3i+2, and its AdminServer on base+3i+10000 (they share
+// 127.0.0.1, so each needs its own). `extra` is appended to every zoo.cfg.
 class ZkEnsemble {
  public:
-  ZkEnsemble(int n, int base_port, int tick_ms = 250) : n_(n), base_(base_port) {
+  ZkEnsemble(int n, int base_port, int tick_ms = 250, const std::string& extra = "") : n_(n), base_(base_port) {
     const char* quorumd = std::getenv("FAULTLINE_QUORUMD");
     for (int i = 0; i < n; ++i) {
       std::string dir = dir_ / ("zk" + std::to_string(i + 1));
@@ -136,7 +138,8 @@ class ZkEnsemble {
       std::ofstream(dir + "/myid") << (i + 1) << "\n";
       std::ofstream cfg(dir + "/zoo.cfg");
       cfg << "tickTime=" << tick_ms << "\ninitLimit=20\nsyncLimit=8\ndataDir=" << dir << "\nclientPort="
-          << ClientPort(i) << "\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\n";
+          << ClientPort(i) << "\nclientPortAddress=127.0.0.1\nadmin.serverAddress=127.0.0.1\nadmin.serverPort="
+          << AdminPort(i) << "\n" << extra;
       if (n > 1) {
         for (int j = 0; j < n; ++j) {
           cfg << "server." << (j + 1) << "=127.0.0.1:" << (ClientPort(j) + 1) << ":" << (ClientPort(j) + 2) << "\n";
@@ -147,7 +150,8 @@ class ZkEnsemble {
         argv_.push_back({quorumd, dir + "/zoo.cfg"});
       } else {
         argv_.push_back({"java", "-Xmx96m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
-                         "/usr/share/java/zookeeper.jar", "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                         "/usr/share/java/zookeeper.jar:/usr/share/java/servlet-api.jar",
+                         "org.apache.zookeeper.server.quorum.QuorumPeerMain",
                          dir + "/zoo.cfg"});
       }
       servers_.emplace_back(nullptr);
@@ -155,6 +159,7 @@ class ZkEnsemble {
     for (int i = 0; i < n; ++i) Start(i);
   }
   int ClientPort(int i) const { return base_ + 3 * i; }
+  int AdminPort(int i) const { return base_ + 3 * i + 10000; }
   std::string Connect() const {
     std::string out;
     for (int i = 0; i < n_; ++i) out += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(ClientPort(i));
@@ -181,6 +186,8 @@ class ZkEnsemble {
     }, ms);
   }
   const std::string& dir() const { return dir_.path(); }
+  // What server i wrote on stdout and stderr, for a failing test's message.
+  std::string Log(int i) const { return Slurp(dir_ / ("zk" + std::to_string(i + 1) + ".out")); }
 
  private:
   TempDir dir_;
