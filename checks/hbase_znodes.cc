@@ -117,6 +117,5 @@ bool RegionAssignment::FromJson(const std::string& text, RegionAssignment* out) 
 }
 
 std::string HBaseAssignmentDir(const std::string& parent) { return parent + "/faultline-assignment"; }
-std::string HBaseDeadDir(const std::string& parent) { return parent + "/faultline-dead"; }
 
 }  // namespace faultline

@@ -12,9 +12,9 @@
 // Region assignment lives in hbase:meta on a real cluster. The lab's master keeps it
 // in ZooKeeper instead, one persistent znode per region under
 //   <parent>/faultline-assignment/<encoded region name>
-// holding JSON {"table":..,"start_key":..,"server":"<sn>"|"","state":"OPEN"|"OFFLINE"|...},
-// and the servers it has processed as dead under <parent>/faultline-dead/<sn>. The probes
-// read these on the lab; on a real cluster they read the master's JMX instead.
+// holding JSON {"table":..,"start_key":..,"server":"<sn>"|"","state":"OPEN"|"OFFLINE"|...}.
+// Only the lab's services read it: the probes read regions in transition and dead servers
+// from the master's JMX, on the lab as on a real cluster (checks/hbase_jmx.h).
 #pragma once
 
 #include <cstdint>
@@ -55,6 +55,5 @@ struct RegionAssignment {
 };
 
 std::string HBaseAssignmentDir(const std::string& parent);  // <parent>/faultline-assignment
-std::string HBaseDeadDir(const std::string& parent);        // <parent>/faultline-dead
 
 }  // namespace faultline

@@ -5,12 +5,17 @@
 //
 // Region data lives in a directory every RegionServer shares (the lab's HDFS): a region
 // reopened elsewhere after a crash still has its rows.
+//
+// The master's info server (--info-port, hbase.master.info.port, 16010) serves GET /jmx with
+// the two beans the probes read, in the JMX servlet's shape (see checks/hbase_jmx.h):
+// Master,sub=Server on every master, Master,sub=AssignmentManager on the active one only.
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <set>
 
+#include "checks/hbase_jmx.h"
 #include "checks/hbase_znodes.h"
 #include "services/common.h"
 #include "services/services.h"
@@ -88,6 +93,31 @@ const RegionAssignment* RegionForRow(const std::vector<RegionAssignment>& region
   return best;
 }
 
+// The JMX servlet's answer to `qry`: every bean for none or "*:*", the beans whose name starts
+// with what precedes a trailing '*', else the bean of that exact name; no match is an empty
+// list (hbase-http/.../util/JSONBean.java).
+HttpResponse JmxAnswer(const std::vector<nlohmann::ordered_json>& beans, const std::string& qry) {
+  nlohmann::ordered_json matched = nlohmann::ordered_json::array();
+  for (const auto& b : beans) {
+    const std::string name = b["name"];
+    bool match = qry.empty() || qry == "*:*" ||
+                 (qry.back() == '*' ? name.rfind(qry.substr(0, qry.size() - 1), 0) == 0 : name == qry);
+    if (match) matched.push_back(b);
+  }
+  nlohmann::ordered_json answer;
+  answer["beans"] = matched;
+  HttpResponse r;
+  r.content_type = "application/json; charset=utf8";
+  r.body = answer.dump(2) + "\n";
+  return r;
+}
+
+std::string JoinServers(const std::set<std::string>& servers) {
+  std::string out;
+  for (const auto& s : servers) out += (out.empty() ? "" : ";") + s;
+  return out;
+}
+
 void Abort(const std::string& logger, const std::string& what, const std::string& sn, const std::string& reason,
            const std::string& cause = "org.apache.zookeeper.KeeperException$SessionExpiredException: "
                                       "KeeperErrorCode = Session expired") {
@@ -107,6 +137,7 @@ int RunHMaster(const Flags& f) {
   int regions = f.GetInt("regions", 8);
   int session_ms = f.GetInt("session-timeout", 5000);
   std::string bind = f.Get("bind", "127.0.0.1");
+  int info_port = f.GetInt("info-port", kHBaseMasterInfoPort);
   Log::Get().Open(f.Get("log"));
   WritePidFile(f.Get("pidfile"));
   InstallStopHandlers();
@@ -121,14 +152,60 @@ int RunHMaster(const Flags& f) {
     return 3;
   }
   ZkClient& zk = session.zk();
-  for (const auto& p : {parent, parent + "/rs", parent + "/backup-masters", HBaseAssignmentDir(parent), HBaseDeadDir(parent)}) {
+  for (const auto& p : {parent, parent + "/rs", parent + "/backup-masters", HBaseAssignmentDir(parent)}) {
     zk.EnsurePath(p);
   }
 
   std::mutex mu;
   bool active = false;
+  bool table_read = false;  // the active master has read the assignment once
   std::set<std::string> live, dead;
   std::vector<RegionAssignment> table;
+  HttpServer info;
+  st = info.Start(bind, info_port, [&](const HttpRequest& r) {
+    if (r.path != "/jmx") return HttpResponse::Json({{"error", "no such resource"}}, 404);
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<nlohmann::ordered_json> beans;
+    // MetricsMasterSourceImpl.getMetrics; a backup master has no ServerManager, so its lists
+    // are empty and its counts 0 (MetricsMasterWrapperImpl).
+    nlohmann::ordered_json server;
+    server["name"] = kHBaseMasterServerBean;
+    server["modelerType"] = "Master,sub=Server";
+    server["tag.liveRegionServers"] = active ? JoinServers(live) : "";
+    server["tag.deadRegionServers"] = active ? JoinServers(dead) : "";
+    server["tag.drainingRegionServers"] = "";
+    server["tag.zookeeperQuorum"] = f.Get("zk");
+    server["tag.serverName"] = sn;
+    server["tag.isActiveMaster"] = active ? "true" : "false";
+    server["tag.Context"] = "master";
+    server["tag.Hostname"] = me.host;
+    server["masterStartTime"] = me.start_code;
+    server["numRegionServers"] = active ? live.size() : 0;
+    server["numDeadRegionServers"] = active ? dead.size() : 0;
+    server["numDrainingRegionServers"] = 0;
+    beans.push_back(server);
+    if (active && table_read) {
+      // MetricsAssignmentManagerSource: registered by the AssignmentManager, which only the
+      // active master has. In transition: any region not OPEN on a live server.
+      int rit = 0;
+      for (const auto& a : table) {
+        if (a.state != "OPEN" || !live.count(a.server)) ++rit;
+      }
+      nlohmann::ordered_json am;
+      am["name"] = kHBaseAssignmentManagerBean;
+      am["modelerType"] = "Master,sub=AssignmentManager";
+      am["tag.Context"] = "master";
+      am["tag.Hostname"] = me.host;
+      am["ritCountOverThreshold"] = 0;
+      am["ritCount"] = rit;
+      beans.push_back(am);
+    }
+    return JmxAnswer(beans, r.query.count("qry") ? r.query.at("qry") : "");
+  });
+  if (!st.ok()) {
+    std::fprintf(stderr, "fl-svc hmaster: info server: %s\n", st.message().c_str());
+    return 3;
+  }
   HttpServer http;
   st = http.Start(bind, me.port, [&](const HttpRequest&) {
     std::lock_guard<std::mutex> lock(mu);
@@ -141,7 +218,7 @@ int RunHMaster(const Flags& f) {
     std::fprintf(stderr, "fl-svc hmaster: %s\n", st.message().c_str());
     return 3;
   }
-  std::string data = EncodeHBaseMaster(me, me.port, ident);
+  std::string data = EncodeHBaseMaster(me, info_port, ident);
   zk.Create(parent + "/backup-masters/" + sn, data, true);
   Log::Get().Info(kMaster, "Adding backup master ZNode " + parent + "/backup-masters/" + sn);
   bool announced_backup = false;
@@ -217,7 +294,17 @@ int RunHMaster(const Flags& f) {
         if (!now.count(s)) gone.insert(s);
       }
       for (const auto& s : now) {
-        if (!live.count(s)) Log::Get().Info("org.apache.hadoop.hbase.master.ServerManager", "Registering regionserver=" + s);
+        if (live.count(s)) continue;
+        Log::Get().Info("org.apache.hadoop.hbase.master.ServerManager", "Registering regionserver=" + s);
+        // DeadServer.cleanPreviousInstance: a server back on the same host and port is no
+        // longer dead, whatever its new start code.
+        ServerName back;
+        if (!ServerName::Parse(s, &back)) continue;
+        for (auto it = dead.begin(); it != dead.end();) {
+          ServerName d;
+          bool same = ServerName::Parse(*it, &d) && d.host == back.host && d.port == back.port;
+          it = same ? dead.erase(it) : std::next(it);
+        }
       }
       live = now;
       for (const auto& g : gone) dead.insert(g);
@@ -229,7 +316,6 @@ int RunHMaster(const Flags& f) {
                       "RegionServer ephemeral node deleted, processing expiration [" + g + "]");
       Log::Get().Info(kScp, "Start pid=" + std::to_string(++pid) + ", state=RUNNABLE:SERVER_CRASH_START; ServerCrashProcedure " +
                                 g + ", splitWal=true, meta=false");
-      zk.Create(HBaseDeadDir(parent) + "/" + g, "", false);
       reassigned[g] = 0;
     }
     std::vector<std::string> targets(now.begin(), now.end());
@@ -252,6 +338,7 @@ int RunHMaster(const Flags& f) {
     }
     std::lock_guard<std::mutex> lock(mu);
     table = assignments;
+    table_read = true;
   }
   return 0;
 }

@@ -17,7 +17,7 @@ const char* kUsage =
     "                   [--session-timeout MS] [--log F] [-- FENCE-COMMAND ARGS...]\n"
     "  haadmin          --nn nn1=HOST:P --nn nn2=HOST:P -getAllServiceState | -getServiceState nn1\n"
     "  resourcemanager  --id rm1 --cluster yarn1 --zk HOSTS --http H:P [--session-timeout MS] [--log F]\n"
-    "  hmaster          --host NAME --port P --zk HOSTS [--parent /hbase] [--regions N] [--log F]\n"
+    "  hmaster          --host NAME --port P --zk HOSTS [--info-port 16010] [--parent /hbase] [--regions N] [--log F]\n"
     "  regionserver     --host NAME --port P --zk HOSTS --data-dir DIR [--parent /hbase] [--log F]\n"
     "  kafka            --id N --host NAME --port P --zk HOSTS --data-dir DIR [--topics t:parts:rf,...]\n"
     "  client hdfs      --nn HOST:P... TOKEN          write TOKEN through the active NameNode, read it back\n"
