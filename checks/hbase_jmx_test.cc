@@ -7,19 +7,13 @@
 #include <gtest/gtest.h>
 
 #include "checks/hbase_jmx.h"
+#include "tests/fixture.h"
 
 namespace faultline {
 namespace {
 
 nlohmann::json Fixture(const std::string& name) {
-  std::string root = __FILE__;
-  root = root.substr(0, root.rfind('/'));
-  root = root.substr(0, root.rfind('/'));
-  std::ifstream in(root + "/tests/fixtures/hbase/jmx/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return nlohmann::json::parse(ss.str());
+  return nlohmann::json::parse(testing::ReadFixture("hbase/jmx/" + name));
 }
 
 TEST(HBaseJmx, RitCountIsReadFromTheAssignmentManagerBean) {

@@ -8,19 +8,12 @@
 #include "checks/hbase_znodes.h"
 #include "checks/hdfs_znodes.h"
 #include "checks/kafka_znodes.h"
+#include "tests/fixture.h"
 
 namespace faultline {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  std::string root = __FILE__;
-  root = root.substr(0, root.rfind('/'));
-  root = root.substr(0, root.rfind('/'));
-  std::ifstream in(root + "/tests/fixtures/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string Fixture(const std::string& name) { return testing::ReadFixture(name); }
 
 TEST(ActiveNodeInfo, DecodesAndEncodesLikeHadoop) {
   std::string bytes = Fixture("hdfs/ActiveStandbyElectorLock");

@@ -9,20 +9,12 @@
 #include "checks/kafka_znodes.h"
 #include "checks/zk_probe_util.h"
 #include "checks/zk_role_probes.h"
+#include "tests/fixture.h"
 
 namespace faultline {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  std::string root = __FILE__;
-  root = root.substr(0, root.rfind('/'));
-  root = root.substr(0, root.rfind('/'));
-  std::ifstream in(root + "/tests/fixtures/kafka/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
+std::string Fixture(const std::string& name) { return testing::ReadFixture("kafka/" + name); }
 
 TEST(KafkaController, Version1IsABroker) {
   KafkaController c;

@@ -17,19 +17,12 @@
 #include "checks/probe.h"
 #include "checks/zk_fourlw.h"
 #include "checks/zk_role_probes.h"
+#include "tests/fixture.h"
 
 namespace faultline {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  std::string root = __FILE__;
-  root = root.substr(0, root.rfind('/'));
-  root = root.substr(0, root.rfind('/'));
-  std::ifstream in(root + "/tests/fixtures/zk/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string Fixture(const std::string& name) { return testing::ReadFixture("zk/" + name); }
 
 TEST(ParseSrvr, LeaderAndFollower) {
   ZkServerStatus s;
