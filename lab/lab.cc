@@ -128,9 +128,11 @@ Status NeedProgram(const std::string& program, const std::string& package, std::
   return Status::Ok();
 }
 
-const char* const kZkJars[] = {"/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar",
-                               "/usr/share/java/log4j-1.2.jar"};
-const char* const kZkJarPackages[] = {"zookeeper", "libslf4j-java", "liblog4j1.2-java"};
+// zookeeper.jar's manifest names Jetty but not the servlet API, without which ZooKeeper starts
+// no AdminServer ("Unable to load jetty"); Apache's own distribution ships it in lib/.
+const char* const kZkJars[] = {"/usr/share/java/zookeeper.jar", "/usr/share/java/servlet-api.jar",
+                               "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"};
+const char* const kZkJarPackages[] = {"zookeeper", "libservlet-api-java", "libslf4j-java", "liblog4j1.2-java"};
 
 std::string ZooCfg(const json& st, const json& host) {
   std::string cfg =
@@ -142,8 +144,6 @@ std::string ZooCfg(const json& st, const json& host) {
       "clientPort=" + std::to_string(kZkClientPort) + "\n"
       "clientPortAddress=" + host["ip"].get<std::string>() + "\n"
       "maxClientCnxns=0\n"
-      "admin.enableServer=false\n"
-      "4lw.commands.whitelist=*\n"
       "autopurge.purgeInterval=1\n";
   for (const auto& h : st["hosts"]) {
     if (h["group"] != "zookeeper") continue;
@@ -639,7 +639,7 @@ Status LabUp(const LabConfig& config, UpResult* result) {
         // A small heap and the C1 compiler only: the lab runs several JVMs on few cores.
         svc.argv = {java, "-Xms32m", "-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                     "-Dzookeeper.log.dir=" + hdir + "/logs", "-Dlog4j.configuration=file:" + hdir + "/conf/log4j.properties",
-                    "-Dzookeeper.4lw.commands.whitelist=*", "-cp", cp,
+                    "-cp", cp,
                     "org.apache.zookeeper.server.quorum.QuorumPeerMain", hdir + "/conf/zoo.cfg"};
       } else {
         svc.argv = {quorumd, hdir + "/conf/zoo.cfg"};
